@@ -1,0 +1,71 @@
+"""The ``motiongpt`` command line: a thin typer layer, one library call per command.
+
+Errors a user can cause (``MotionGPTError``) are printed as one line, without a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from motiongpt.errors import MotionGPTError
+
+app = typer.Typer(
+    help="motiongpt: text to motion, motion to text, and the training stages behind them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Build and inspect training corpora.", no_args_is_help=True)
+train_app = typer.Typer(help="Train a stage: tokenizer, evaluator, lm.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(train_app, name="train")
+
+Overrides = Annotated[list[str] | None, typer.Option("--set", help="Config override key=value (repeatable).")]
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a MotionGPTError into a one-line message and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MotionGPTError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(code=2) from None
+        except FileNotFoundError as e:
+            typer.echo(f"error: file not found: {e.filename or e}", err=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr
+    )
+
+
+# --- motion -------------------------------------------------------------------------------------------
+
+
+# --- data ---------------------------------------------------------------------------------------------
+
+
+# --- tokenizer ----------------------------------------------------------------------------------------
+
+
+# --- evaluation ---------------------------------------------------------------------------------------
+
+
+# --- language model -----------------------------------------------------------------------------------
+
+

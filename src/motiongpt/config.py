@@ -1,0 +1,97 @@
+"""YAML-backed frozen dataclass configs, one per stage, overridable with ``key=value`` strings."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import typing
+from pathlib import Path
+from typing import Any, Self, get_args, get_origin
+
+import yaml
+
+from motiongpt._io import atomic_write_text
+from motiongpt.errors import ConfigError
+
+
+class YamlConfig:
+    """Mixin for ``@dataclass(frozen=True)`` configs: ``from_yaml``, ``to_yaml``, ``with_overrides``.
+
+    Nested dataclass fields are supported; unknown keys are an error, not silently dropped.
+    """
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{cls.__name__}: expected a mapping, got {type(data).__name__}")
+        hints = typing.get_type_hints(cls)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"{cls.__name__}: unknown keys {unknown}; allowed: {sorted(names)}")
+        kwargs = {}
+        for key, value in data.items():
+            sub = hints[key]
+            if isinstance(sub, type) and dataclasses.is_dataclass(sub) and isinstance(value, dict):
+                value = sub.from_dict(value)
+            elif get_origin(sub) is tuple and isinstance(value, list):
+                value = tuple(value)
+            kwargs[key] = value
+        try:
+            return cls(**kwargs)
+        except TypeError as e:
+            raise ConfigError(f"{cls.__name__}: {e}") from None
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> Self:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: invalid YAML: {e}") from None
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))  # type: ignore[call-overload]
+
+    def to_yaml(self, path: str | os.PathLike) -> None:
+        atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    def with_overrides(self, overrides: list[str] | None) -> Self:
+        """Return a copy with ``["a=1", "sub.b=x"]`` applied; values are parsed as YAML scalars."""
+        data = self.to_dict()
+        for item in overrides or []:
+            if "=" not in item:
+                raise ConfigError(f"override must look like key=value, got {item!r}")
+            key, raw = item.split("=", 1)
+            node = data
+            parts = key.strip().split(".")
+            for part in parts[:-1]:
+                if not isinstance(node.get(part), dict):
+                    raise ConfigError(f"override {item!r}: {part!r} is not a section")
+                node = node[part]
+            if parts[-1] not in node:
+                raise ConfigError(f"override {item!r}: unknown key {key!r}; allowed: {sorted(node)}")
+            node[parts[-1]] = yaml.safe_load(raw)
+        return type(self).from_dict(data)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def check_choice(name: str, value: Any, allowed: typing.Any) -> None:
+    """Raise ConfigError unless ``value`` is one of the ``Literal`` ``allowed`` options."""
+    options = get_args(allowed) if get_origin(allowed) is typing.Literal else tuple(allowed)
+    if value not in options:
+        raise ConfigError(f"{name} must be one of {list(options)}, got {value!r}")
+
+
+__all__ = ["YamlConfig", "check_choice"]

@@ -1,0 +1,32 @@
+"""Exceptions raised at motiongpt's public boundaries.
+
+Every error a user can cause (a bad file, a wrong shape, a NaN, a checkpoint from another config) is one of
+these, with a message that names the argument or file and what was expected. The CLI prints the message
+alone, without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class MotionGPTError(Exception):
+    """Base class of every error motiongpt raises on bad input."""
+
+
+class InvalidMotionError(MotionGPTError, ValueError):
+    """A motion array has the wrong shape, dtype, length or contains NaN/inf."""
+
+
+class BVHError(MotionGPTError, ValueError):
+    """A BVH file cannot be read, retargeted or written. The message names the file (and line or joint)."""
+
+
+class CorpusError(MotionGPTError, ValueError):
+    """A corpus folder is missing files or holds inconsistent data."""
+
+
+class CheckpointError(MotionGPTError, ValueError):
+    """A checkpoint folder is missing, corrupt, or was written for another configuration."""
+
+
+class ConfigError(MotionGPTError, ValueError):
+    """A configuration file or override is invalid."""

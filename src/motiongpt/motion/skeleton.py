@@ -1,0 +1,52 @@
+"""The 22-joint SMPL skeleton and the HumanML3D feature layout: the constants every stage shares.
+
+Conventions: metres, Y up, the body faces +Z after canonicalisation, +X is the body's left, 20 fps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FPS = 20
+N_JOINTS = 22
+FEATURE_DIM = 263  # 4 + 21*3 + 21*6 + 22*3 + 4
+
+JOINT_NAMES: tuple[str, ...] = (
+    "pelvis", "l_hip", "r_hip", "spine1", "l_knee", "r_knee", "spine2", "l_ankle", "r_ankle", "spine3",
+    "l_foot", "r_foot", "neck", "l_collar", "r_collar", "head", "l_shoulder", "r_shoulder", "l_elbow",
+    "r_elbow", "l_wrist", "r_wrist",
+)  # fmt: skip
+
+PARENTS: tuple[int, ...] = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
+
+# Chains from the root (or spine3) to an end effector: right leg, left leg, spine+head, right arm, left arm.
+KINEMATIC_CHAIN: tuple[tuple[int, ...], ...] = (
+    (0, 2, 5, 8, 11),
+    (0, 1, 4, 7, 10),
+    (0, 3, 6, 9, 12, 15),
+    (9, 14, 17, 19, 21),
+    (9, 13, 16, 18, 20),
+)
+
+# Unit rest directions of each bone in the HumanML3D convention (joint i relative to its parent).
+RAW_OFFSETS = np.array(
+    [
+        [0, 0, 0], [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, -1, 0], [0, 1, 0], [0, -1, 0],
+        [0, -1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1], [0, 1, 0], [1, 0, 0], [-1, 0, 0], [0, 0, 1],
+        [0, -1, 0], [0, -1, 0], [0, -1, 0], [0, -1, 0], [0, -1, 0], [0, -1, 0],
+    ],
+    dtype=np.float64,
+)  # fmt: skip
+
+FOOT_LEFT = (7, 10)  # l_ankle, l_foot
+FOOT_RIGHT = (8, 11)  # r_ankle, r_foot
+FACE_JOINTS = (2, 1, 17, 16)  # r_hip, l_hip, r_shoulder, l_shoulder: define the facing direction
+
+# Slices of the 263-dim feature vector, in order.
+ROOT_ROT_VEL = slice(0, 1)  # angular velocity about Y
+ROOT_LIN_VEL = slice(1, 3)  # linear velocity on the XZ plane, in the root's facing frame
+ROOT_HEIGHT = slice(3, 4)  # pelvis height (Y)
+RIC = slice(4, 4 + 21 * 3)  # root-relative positions of joints 1..21, in the facing frame
+ROT6D = slice(67, 67 + 21 * 6)  # 6D local rotations of joints 1..21
+LOCAL_VEL = slice(193, 193 + 22 * 3)  # per-joint velocities in the facing frame
+FOOT_CONTACT = slice(259, 263)  # l_ankle, l_foot, r_ankle, r_foot contact flags
