@@ -50,3 +50,17 @@ RIC = slice(4, 4 + 21 * 3)  # root-relative positions of joints 1..21, in the fa
 ROT6D = slice(67, 67 + 21 * 6)  # 6D local rotations of joints 1..21
 LOCAL_VEL = slice(193, 193 + 22 * 3)  # per-joint velocities in the facing frame
 FOOT_CONTACT = slice(259, 263)  # l_ankle, l_foot, r_ankle, r_foot contact flags
+
+# Bone lengths in metres of HumanML3D's uniform target skeleton, indexed by child joint (root: 0). HumanML3D
+# measures them on frame 0 of its clip 000021, which is not shipped; every processed clip is retargeted to
+# this skeleton, so they were measured on humanml3d-sample/new_joints/012314.npy as the median over its 170
+# frames of |joint - parent| (constant across frames to 2e-6 m). Bone i points along RAW_OFFSETS[i] at rest.
+TARGET_BONE_LENGTHS = np.array(
+    [
+        0.0, 0.103074, 0.109883, 0.131568, 0.393623, 0.390188, 0.143190, 0.432433, 0.425643, 0.057365,
+        0.143382, 0.149419, 0.219360, 0.137487, 0.143383, 0.103039, 0.131614, 0.122984, 0.256840, 0.263092,
+        0.266012, 0.269876,
+    ],
+    dtype=np.float64,
+)  # fmt: skip
+LEG_JOINTS = (5, 8)  # r_knee, r_ankle: their bone lengths sum to the leg length that scales the root path

@@ -1,0 +1,42 @@
+"""Input checks for motion arrays at public boundaries; each raises ``InvalidMotionError``."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from motiongpt.errors import InvalidMotionError
+from motiongpt.motion.skeleton import FEATURE_DIM, N_JOINTS
+
+
+def _check_motion(x: object, name: str, tail: tuple[int, ...], min_frames: int, expected: str) -> None:
+    """Shared check: array type, real dtype, trailing shape ``tail``, frame count, finiteness."""
+    if isinstance(x, torch.Tensor):
+        if not x.is_floating_point():
+            raise InvalidMotionError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    elif isinstance(x, np.ndarray):
+        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+            raise InvalidMotionError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    else:
+        raise InvalidMotionError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
+    shape = tuple(x.shape)
+    if len(shape) < len(tail) + 1 or shape[-len(tail) :] != tail:
+        raise InvalidMotionError(f"{name} must have shape {expected}, got {shape}")
+    n_frames = shape[-len(tail) - 1]
+    if n_frames < min_frames:
+        raise InvalidMotionError(
+            f"{name} must have at least {min_frames} frames (axis -{len(tail) + 1}), got shape {shape}"
+        )
+    finite = torch.isfinite(x).all() if isinstance(x, torch.Tensor) else np.isfinite(x).all()
+    if not finite:
+        raise InvalidMotionError(f"{name} contains NaN or inf (shape {shape})")
+
+
+def check_joints(x: object, name: str = "joints", min_frames: int = 2) -> None:
+    """Check joint positions: shape (..., T, 22, 3) with T >= min_frames, all finite."""
+    _check_motion(x, name, (N_JOINTS, 3), min_frames, f"(..., T, {N_JOINTS}, 3)")
+
+
+def check_features(x: object, name: str = "features", min_frames: int = 1) -> None:
+    """Check HumanML3D features: shape (..., T, 263) with T >= min_frames, all finite."""
+    _check_motion(x, name, (FEATURE_DIM,), min_frames, f"(..., T, {FEATURE_DIM})")
