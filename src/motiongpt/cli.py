@@ -57,6 +57,24 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug l
 # --- motion -------------------------------------------------------------------------------------------
 
 
+@app.command()
+@user_errors
+def render(
+    src: Annotated[Path, typer.Argument(help="Motion to draw: .npy joints (T,22,3) or .bvh.")],
+    dst: Annotated[Path, typer.Argument(help="Video to write: .mp4 (H.264) or .gif, 320x320, 20 fps.")],
+    title: Annotated[str | None, typer.Option(help="Text shown at the top, e.g. the prompt.")] = None,
+) -> None:
+    """Render a motion as a skeleton video."""
+    from motiongpt.motion.io import load_joints
+    from motiongpt.render import VIDEO_SUFFIXES, render_video
+
+    if dst.suffix.lower() not in VIDEO_SUFFIXES:
+        raise typer.BadParameter(f"must end in {' or '.join(VIDEO_SUFFIXES)}, got {dst}", param_hint="DST")
+    joints = load_joints(src)
+    render_video(joints, dst, title=title)
+    typer.echo(f"wrote {dst} ({len(joints)} frames)")
+
+
 # --- data ---------------------------------------------------------------------------------------------
 
 
