@@ -78,6 +78,26 @@ def render(
 # --- data ---------------------------------------------------------------------------------------------
 
 
+@data_app.command("build")
+@user_errors
+def data_build(
+    out: Annotated[Path, typer.Option(help="Corpus folder to write (HumanML3D format).")],
+    source: Annotated[Path, typer.Option(help="Shared data folder with the motion archives.")] = Path(
+        "../shared/data"
+    ),
+    seed: Annotated[int, typer.Option(help="Seeds the split and the templated captions.")] = 0,
+    workers: Annotated[int, typer.Option(help="Processes for BVH parsing and features.")] = 2,
+    limit: Annotated[int | None, typer.Option(help="At most N source clips per source.")] = None,
+    cache: Annotated[Path | None, typer.Option(help="Where archives are unpacked.")] = None,
+    force: Annotated[bool, typer.Option(help="Replace a non-empty folder that is not a corpus.")] = False,
+) -> None:
+    """Build a HumanML3D-format corpus from the Bandai Namco and CMU archives."""
+    from motiongpt.data import build_corpus
+
+    summary = build_corpus(source, out, seed=seed, workers=workers, limit=limit, cache_dir=cache, force=force)
+    typer.echo(summary.format())
+
+
 # --- tokenizer ----------------------------------------------------------------------------------------
 
 
