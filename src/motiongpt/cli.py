@@ -75,6 +75,22 @@ def render(
     typer.echo(f"wrote {dst} ({len(joints)} frames)")
 
 
+@app.command()
+@user_errors
+def convert(
+    src: Annotated[Path, typer.Argument(help="Input .bvh, .npy joints (T,22,3) or features (T,263).")],
+    dst: Annotated[Path, typer.Argument(help="Output .bvh, .npy joints, or .features.npy (T-1,263).")],
+    rig: Annotated[str | None, typer.Option(help="BVH rig: bandai, cc, smpl or mixamo.")] = None,
+    up: Annotated[str | None, typer.Option(help="BVH up axis: Y, Z or X (default: detect).")] = None,
+    features: Annotated[bool, typer.Option("--features", help="Write features (T-1, 263).")] = False,
+) -> None:
+    """Convert motion between BVH, joint positions and HumanML3D features."""
+    from motiongpt.motion.io import convert_motion
+
+    shape = convert_motion(src, dst, rig=rig, up=up, features=features)
+    typer.echo(f"wrote {dst} {shape}")
+
+
 # --- data ---------------------------------------------------------------------------------------------
 
 

@@ -213,7 +213,9 @@ def _parse_joint(tok: _Tokens, h: _Hierarchy, name: str, parent: int, is_end: bo
 def _parse_channels(tok: _Tokens, joint: str, line: int) -> tuple[str, ...]:
     count_tok, _ = tok.next("a channel count")
     if not count_tok.isdigit() or int(count_tok) > _MAX_CHANNELS:
-        raise tok.error(f"joint {joint!r}: channel count must be 0..{_MAX_CHANNELS}, found {count_tok!r}", line)
+        raise tok.error(
+            f"joint {joint!r}: channel count must be 0..{_MAX_CHANNELS}, found {count_tok!r}", line
+        )
     names = []
     for _ in range(int(count_tok)):
         word, wline = tok.next(f"a channel name for joint {joint!r}")
@@ -236,13 +238,15 @@ _FRAME_TIME_RE = re.compile(r"^frame\s*time\s*:?\s*(\S+)\s*$", re.IGNORECASE)
 
 def _parse_motion(lines: list[str], start: int, n_channels: int, source: str) -> tuple[float, np.ndarray]:
     """Parse the lines after MOTION: ``Frames: N``, ``Frame Time: t`` and N rows of numbers."""
-    content = [(i, line.strip()) for i in range(start, len(lines)) if lines[i].strip()]
+    content = [(i, lines[i].strip()) for i in range(start, len(lines)) if lines[i].strip()]
     if len(content) < 2:
         raise BVHError(f"{source}: line {len(lines)}: MOTION needs 'Frames:' and 'Frame Time:' lines")
     (i_frames, frames_line), (i_time, time_line) = content[0], content[1]
     m = _FRAMES_RE.match(frames_line)
     if m is None or not m.group(1).isdigit():
-        raise BVHError(f"{source}: line {i_frames + 1}: expected 'Frames: <count>', found {frames_line[:60]!r}")
+        raise BVHError(
+            f"{source}: line {i_frames + 1}: expected 'Frames: <count>', found {frames_line[:60]!r}"
+        )
     n_frames = int(m.group(1))
     if n_frames == 0:
         raise BVHError(f"{source}: line {i_frames + 1}: the clip has zero frames")
@@ -297,7 +301,9 @@ def parse_bvh(text: str, source: str = "<memory>") -> BVHClip:
     if first is None:
         raise BVHError(f"{source}: the file is empty")
     if lines[first].strip().upper() != "HIERARCHY":
-        raise BVHError(f"{source}: line {first + 1}: expected 'HIERARCHY', found {lines[first].strip()[:60]!r}")
+        raise BVHError(
+            f"{source}: line {first + 1}: expected 'HIERARCHY', found {lines[first].strip()[:60]!r}"
+        )
     motion_at = next((i for i in range(first + 1, len(lines)) if lines[i].strip().upper() == "MOTION"), None)
     if motion_at is None:
         raise BVHError(f"{source}: line {len(lines)}: no MOTION section (truncated file?)")

@@ -1,0 +1,7 @@
+"""BVH files in and out: ``read_bvh`` any rig, ``bvh_to_joints`` retargets to SMPL-22, ``write_bvh``."""
+
+from motiongpt.motion.bvh.reader import BVHClip, read_bvh
+from motiongpt.motion.bvh.retarget import bvh_to_joints
+from motiongpt.motion.bvh.writer import write_bvh
+
+__all__ = ["BVHClip", "bvh_to_joints", "read_bvh", "write_bvh"]

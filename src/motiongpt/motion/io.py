@@ -1,0 +1,135 @@
+"""Joint positions from and to files, by suffix: ``.bvh`` (any rig, retargeted) and ``.npy`` (T, 22, 3)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from motiongpt._io import atomic_save_npy
+from motiongpt.errors import InvalidMotionError
+from motiongpt.motion.bvh import bvh_to_joints, write_bvh
+from motiongpt.motion.skeleton import FEATURE_DIM, FPS, N_JOINTS
+
+SUFFIXES = (".bvh", ".npy")
+
+
+def _suffix(path: Path, verb: str) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise InvalidMotionError(
+            f"cannot {verb} joints {'from' if verb == 'load' else 'to'} {path}: unknown suffix "
+            f"{path.suffix or '(none)'!r}; use one of {', '.join(SUFFIXES)}"
+        )
+    return suffix
+
+
+def _check(joints: object, source: str, min_frames: int = 1) -> np.ndarray:
+    shape = getattr(joints, "shape", None)
+    if not isinstance(joints, np.ndarray) or joints.ndim != 3 or joints.shape[1:] != (N_JOINTS, 3):
+        raise InvalidMotionError(
+            f"{source}: joints must be an array of shape (T, {N_JOINTS}, 3), got {shape}"
+        )
+    if joints.shape[0] < min_frames or not np.issubdtype(joints.dtype, np.number):
+        raise InvalidMotionError(f"{source}: joints must hold at least {min_frames} frame(s) of numbers")
+    if not np.isfinite(joints).all():
+        raise InvalidMotionError(f"{source}: joints contain NaN or infinity")
+    return joints
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError, EOFError) as e:
+        raise InvalidMotionError(f"{path}: not a readable .npy array ({e})") from None
+
+
+def load_joints(
+    path: str | os.PathLike, rig: str | None = None, up: str | None = None
+) -> np.ndarray:  # (T, 22, 3)
+    """Joint positions (T, 22, 3) float32 from a ``.bvh`` (retargeted) or ``.npy`` file.
+
+    Args:
+        path: the file; its suffix picks the format.
+        rig: BVH rig preset (see ``motiongpt.motion.bvh.retarget.RIGS``); detected if None.
+        up: BVH up axis ("X", "Y", "Z"); detected if None.
+
+    Raises:
+        InvalidMotionError: unknown suffix, or a ``.npy`` that is not a finite (T, 22, 3) array.
+        BVHError: a malformed or unmappable BVH file.
+        FileNotFoundError: the file does not exist.
+    """
+    path = Path(path)
+    if _suffix(path, "load") == ".bvh":
+        return bvh_to_joints(path, rig=rig, up=up)
+    if rig is not None or up is not None:
+        raise InvalidMotionError(
+            f"rig and up apply to .bvh input only, got rig={rig!r}, up={up!r} for {path}"
+        )
+    return _check(_load_npy(path), str(path)).astype(np.float32)
+
+
+def save_joints(path: str | os.PathLike, joints: np.ndarray, fps: float = FPS) -> None:
+    """Write (T, 22, 3) joint positions (metres, Y up) to ``.bvh`` or ``.npy``, atomically.
+
+    Raises:
+        InvalidMotionError: unknown suffix, or ``joints`` is not a finite (T, 22, 3) array.
+    """
+    path = Path(path)
+    suffix = _suffix(path, "save")
+    joints = _check(np.asarray(joints), "joints")
+    if suffix == ".bvh":
+        write_bvh(path, joints, fps=fps)
+    else:
+        atomic_save_npy(path, joints.astype(np.float32))
+
+
+def convert_motion(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    rig: str | None = None,
+    up: str | None = None,
+    features: bool = False,
+) -> tuple[int, ...]:
+    """Convert motion between ``.bvh``, ``.npy`` joints (T, 22, 3) and ``.npy`` features (T-1, 263).
+
+    The input format follows the suffix and, for ``.npy``, the array's shape (a trailing 263 means
+    features). The output holds features when ``features`` is set or ``dst`` ends in ``.features.npy``,
+    joints otherwise (``.bvh`` or ``.npy``).
+
+    Returns:
+        The shape of the array written (for ``.bvh``, the joints' shape).
+
+    Raises:
+        InvalidMotionError / BVHError: unreadable input, unknown suffix, too few frames for features.
+    """
+    src, dst = Path(src), Path(dst)
+    if (
+        _suffix(src, "load") == ".npy"
+        and (array := _load_npy(src)).ndim == 2
+        and array.shape[1] == FEATURE_DIM
+    ):
+        if rig is not None or up is not None:
+            raise InvalidMotionError(
+                f"rig and up apply to .bvh input only, got rig={rig!r}, up={up!r} for {src}"
+            )
+        from motiongpt.motion.features import features_to_joints
+
+        joints = np.asarray(features_to_joints(array.astype(np.float32)))
+    else:
+        joints = load_joints(src, rig=rig, up=up)
+    if features or dst.name.lower().endswith(".features.npy"):
+        if dst.suffix.lower() != ".npy":
+            raise InvalidMotionError(f"features are written as .npy, got output {dst}")
+        if joints.shape[0] < 2:
+            raise InvalidMotionError(f"{src}: features need at least 2 frames, got {joints.shape[0]}")
+        from motiongpt.motion.features import joints_to_features
+
+        feats = np.asarray(joints_to_features(joints), dtype=np.float32)  # (T-1, 263)
+        atomic_save_npy(dst, feats)
+        return tuple(feats.shape)
+    save_joints(dst, joints)
+    return tuple(joints.shape)

@@ -1,0 +1,81 @@
+"""``motiongpt convert`` end to end, through the installed console script in a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import shared_data
+from motiongpt.motion.bvh import bvh_to_joints
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "src/motiongpt/assets/examples/cmu_002_01_walk.bvh"
+SCRIPT = Path(sys.executable).parent / "motiongpt"
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-c", "from motiongpt.cli import app; app()"]
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*COMMAND, "convert", *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_bvh_to_npy_to_bvh(tmp_path: Path) -> None:
+    result = run(EXAMPLE, tmp_path / "walk.npy", "--rig", "smpl", "--up", "Y")
+    assert result.returncode == 0, result.stderr
+    joints = np.load(tmp_path / "walk.npy")
+    assert joints.shape == (57, 22, 3) and joints.dtype == np.float32
+    np.testing.assert_allclose(joints, bvh_to_joints(EXAMPLE))
+
+    result = run(tmp_path / "walk.npy", tmp_path / "again.bvh")
+    assert result.returncode == 0, result.stderr
+    back = bvh_to_joints(tmp_path / "again.bvh")
+    assert np.linalg.norm(back - joints, axis=-1).mean() < 0.01
+
+
+def test_features_output_and_input(tmp_path: Path) -> None:
+    pytest.importorskip("motiongpt.motion.features")
+    result = run(EXAMPLE, tmp_path / "walk.features.npy")
+    assert result.returncode == 0, result.stderr
+    feats = np.load(tmp_path / "walk.features.npy")
+    assert feats.shape == (56, 263) and np.isfinite(feats).all()
+    result = run(tmp_path / "walk.features.npy", tmp_path / "from_features.bvh")
+    assert result.returncode == 0, result.stderr
+    assert bvh_to_joints(tmp_path / "from_features.bvh").shape == (56, 22, 3)
+    result = run(EXAMPLE, tmp_path / "plain.npy", "--features")
+    assert result.returncode == 0, result.stderr
+    assert np.load(tmp_path / "plain.npy").shape == (56, 263)
+
+
+def test_corrupt_and_wrong_input_print_one_line_and_exit_2(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().splitlines()
+    k = next(i for i, line in enumerate(text) if i > 30 and "OFFSET" in line)
+    text[k] = text[k].replace("OFFSET", "OFFSET oops")
+    (tmp_path / "corrupt.bvh").write_text("\n".join(text))
+    assert_user_error(run(tmp_path / "corrupt.bvh", tmp_path / "x.npy"), "corrupt.bvh", f"line {k + 1}")
+    assert not (tmp_path / "x.npy").exists()
+    assert_user_error(run(EXAMPLE, tmp_path / "x.txt"), "unknown suffix")
+    assert_user_error(run(EXAMPLE, tmp_path / "x.npy", "--rig", "maya"), "known rigs")
+    assert_user_error(run(tmp_path / "absent.bvh", tmp_path / "x.npy"), "absent.bvh")
+
+
+@pytest.mark.slow
+def test_real_bandai_clip(tmp_path: Path) -> None:
+    from test_bvh_real import extract
+
+    member = "dataset/Bandai-Namco-Research-Motiondataset-1/data/dataset-1_walk_normal_001.bvh"
+    archive = shared_data("bandai-namco", "bandai-namco-motion.tar.xz")
+    src = extract(archive, {member}, tmp_path)[member]
+    result = run(src, tmp_path / "walk.npy", "--rig", "bandai", "--up", "Y")
+    assert result.returncode == 0, result.stderr
+    assert np.load(tmp_path / "walk.npy").shape == (130, 22, 3)
