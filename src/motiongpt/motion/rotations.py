@@ -34,6 +34,7 @@ def qbetween(u: torch.Tensor, v: torch.Tensor, perp: torch.Tensor) -> torch.Tens
     ``perp`` (..., 3) is a unit vector orthogonal to ``u``: the axis of the half turn used when ``v``
     points exactly opposite ``u`` (where the shortest arc is undefined).
     """
+    u = u.expand_as(v)
     w = 1.0 + (u * v).sum(-1, keepdim=True)  # (..., 1)
     q = torch.cat((w, torch.linalg.cross(u, v, dim=-1)), dim=-1)  # (..., 4)
     opposite = w < 1e-7
