@@ -117,7 +117,97 @@ def data_build(
 # --- tokenizer ----------------------------------------------------------------------------------------
 
 
+@train_app.command("tokenizer")
+@user_errors
+def train_tokenizer_cmd(
+    config: Annotated[Path, typer.Option(help="TrainConfig YAML, e.g. configs/tokenizer/small.yaml.")],
+    data: Annotated[Path, typer.Option(help="HumanML3D-format corpus folder.")],
+    out: Annotated[Path, typer.Option(help="Run folder (checkpoints, logs, exported tokenizer/).")] = Path(
+        "runs/tok"
+    ),
+    overrides: Overrides = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoints/last.ckpt.")] = (
+        False
+    ),
+    accelerator: Annotated[str, typer.Option(help="cpu, gpu or auto.")] = "auto",
+    devices: Annotated[str, typer.Option(help="Number of devices, or auto.")] = "auto",
+    max_steps: Annotated[int | None, typer.Option(help="Override max_steps.")] = None,
+) -> None:
+    """Train the motion tokenizer (VQ-VAE, stage 1); export OUT/tokenizer at the end."""
+    import dataclasses
+
+    from motiongpt.tokenizer.config import TrainConfig
+    from motiongpt.tokenizer.train import train_tokenizer
+
+    cfg = TrainConfig.from_yaml(config).with_overrides(overrides)
+    if max_steps is not None:
+        cfg = dataclasses.replace(cfg, max_steps=max_steps)
+    n_devices: int | str = int(devices) if devices.isdigit() else devices
+    result = train_tokenizer(cfg, data, out, resume=resume, accelerator=accelerator, devices=n_devices)
+    typer.echo(f"step {result.global_step}: tokenizer written to {result.tokenizer_dir}")
+
+
+@app.command()
+@user_errors
+def tokenize(
+    tokenizer: Annotated[Path, typer.Option(help="Tokenizer folder (save_pretrained output).")],
+    data: Annotated[Path, typer.Option(help="HumanML3D-format corpus folder.")],
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: TOKENIZER/tokens).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Clips per forward pass.")] = 256,
+    device: Annotated[str, typer.Option(help="torch device, e.g. cpu or cuda.")] = "cpu",
+) -> None:
+    """Encode every clip of every split to motion tokens: OUT/{split}.npz."""
+    from motiongpt.tokenizer.tokenize import tokenize_corpus
+
+    for split, path in tokenize_corpus(tokenizer, data, out, batch_size=batch_size, device=device).items():
+        typer.echo(f"{split}: {path}")
+
+
 # --- evaluation ---------------------------------------------------------------------------------------
+
+
+def _eval_recon(
+    tokenizer: Path | None, data: Path | None, split: str, batch_size: int, device: str, **_: Any
+) -> dict[str, Any]:
+    from motiongpt.eval.recon import evaluate_recon
+
+    if tokenizer is None or data is None:
+        raise typer.BadParameter("--task recon needs --tokenizer and --data")
+    return evaluate_recon(tokenizer, data, split=split, batch_size=batch_size, device=device)
+
+
+# task -> function(tokenizer, data, split, batch_size, device, **options) -> JSON-able metrics dict
+EVAL_TASKS: dict[str, Callable[..., dict[str, Any]]] = {"recon": _eval_recon}
+
+
+@app.command("eval")
+@user_errors
+def eval_cmd(
+    task: Annotated[str, typer.Option(help=f"What to evaluate: {', '.join(EVAL_TASKS)}.")],
+    tokenizer: Annotated[Path | None, typer.Option(help="Tokenizer folder (save_pretrained output).")] = None,
+    data: Annotated[Path | None, typer.Option(help="HumanML3D-format corpus folder.")] = None,
+    split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
+    batch_size: Annotated[int, typer.Option(help="Clips per forward pass.")] = 256,
+    device: Annotated[str, typer.Option(help="torch device, e.g. cpu or cuda.")] = "cpu",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the metrics to this file.")] = (
+        None
+    ),
+) -> None:
+    """Evaluate a model and print the metrics as JSON."""
+    import json
+
+    from motiongpt._io import atomic_write_text
+
+    if task not in EVAL_TASKS:
+        available = ", ".join(EVAL_TASKS)
+        raise typer.BadParameter(f"unknown task {task!r}; available: {available}", param_hint="--task")
+    metrics = EVAL_TASKS[task](
+        tokenizer=tokenizer, data=data, split=split, batch_size=batch_size, device=device,
+    )  # fmt: skip
+    text = json.dumps(metrics, indent=2)
+    if json_out is not None:
+        atomic_write_text(json_out, text + "\n")
+    typer.echo(text)
 
 
 # --- language model -----------------------------------------------------------------------------------

@@ -119,8 +119,11 @@ class TrainConfig(YamlConfig):
         ints += ("log_every", "num_workers", "num_threads", "min_frames", "max_frames")
         _coerce_numbers(self, ("lr", "lr_min", "weight_decay", "grad_clip"), ints)
         _positive(self, ("batch_size", "window", "max_steps", "lr", "val_every", "val_clips", "log_every"))
-        _positive(self, ("lr_min", "warmup_steps", "weight_decay", "grad_clip", "num_workers", "num_threads"),
-                  allow_zero=True)
+        _positive(
+            self,
+            ("lr_min", "warmup_steps", "weight_decay", "grad_clip", "num_workers", "num_threads"),
+            allow_zero=True,
+        )
         if self.window % self.model.downsample_factor:
             raise ConfigError(
                 f"window must be a multiple of {self.model.downsample_factor} (frames per token), "

@@ -33,7 +33,8 @@ class ResStack(nn.Sequential):
 
 
 class Encoder(nn.Sequential):
-    """``(B, F, T) -> (B, D, T // 2**n_down)``: conv in, [stride-2 conv, residual stack] × n_down, conv out."""
+    """``(B, F, T) -> (B, D, T // 2**n_down)``: conv in, [stride-2 conv, residual stack] × n_down,
+    conv out."""
 
     def __init__(self, cfg: VQConfig) -> None:
         layers: list[nn.Module] = [nn.Conv1d(cfg.feature_dim, cfg.width, 3, padding=1), nn.ReLU()]

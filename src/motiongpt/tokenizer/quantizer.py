@@ -27,7 +27,8 @@ class QuantizerOutput(NamedTuple):
 
 
 def perplexity(indices: torch.Tensor, codebook_size: int) -> torch.Tensor:
-    """``exp(H(p))`` of the code frequencies in ``indices`` (any shape); equals K when all codes are equally used."""
+    """``exp(H(p))`` of the code frequencies in ``indices`` (any shape); K when all K codes are used
+    equally, 1 when one code is used."""
     counts = torch.bincount(indices.reshape(-1), minlength=codebook_size).float()
     p = counts / counts.sum().clamp(min=1)
     return torch.exp(-(p * torch.log(p.clamp(min=1e-12))).sum())

@@ -1,0 +1,131 @@
+"""Encode a whole corpus to motion tokens: ``tokenize_corpus(tokenizer_dir, data, out)``.
+
+File format — one ``{out}/{split}.npz`` per split (written atomically), holding:
+
+- ``names``: ``(M,)`` str, the ``HumanML3D`` item names (``"{name}#{start:g}#{end:g}"`` for sub-clips);
+- ``offsets``: ``(M + 1,)`` int64; clip ``i``'s tokens are ``tokens[offsets[i]:offsets[i + 1]]``;
+- ``tokens``: ``(sum N_i,)`` int16 codebook indices, ``N_i = T_i // 4`` (trailing ``T_i % 4`` frames dropped);
+- ``codebook_size``: ``()`` int64.
+
+One flat file per split instead of one ``.npy`` per clip: a 100k-clip corpus stays three files, loads in
+one read, and is replaced atomically. ``load_tokens(path) -> dict[name, (N,) int16]`` reads it back.
+Every clip with at least one token's worth of frames is encoded, whatever its length (the LM stage applies
+its own length filter by name).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from motiongpt._io import atomic_path
+from motiongpt.data.humanml3d import SPLITS, HumanML3D
+from motiongpt.tokenizer.model import MotionTokenizer
+
+log = logging.getLogger(__name__)
+
+ALL_FRAMES = 10**9  # max_frames that keeps every clip
+
+
+def length_buckets(lengths: Sequence[int], unit: int, batch_size: int) -> Iterator[list[int]]:
+    """Group clip indices with the same usable length ``unit * (T // unit)`` into batches of at most
+    ``batch_size``, so that a batch needs no padding (and equals encoding clip by clip)."""
+    by_len: dict[int, list[int]] = {}
+    for i, n in enumerate(lengths):
+        if n >= unit:
+            by_len.setdefault(n // unit * unit, []).append(i)
+    for n in sorted(by_len):
+        group = by_len[n]
+        for s in range(0, len(group), batch_size):
+            yield group[s : s + batch_size]
+
+
+def clip_lengths(clips: HumanML3D) -> list[int]:
+    """Frame counts of all items, without reading feature files when the index knows them."""
+    items = getattr(clips, "_items", None)
+    if items is not None:
+        return [it.end - it.start for it in items]
+    return [len(c) for c in clips]
+
+
+@torch.no_grad()
+def encode_clips(
+    model: MotionTokenizer, clips: HumanML3D, batch_size: int = 256, device: str | torch.device = "cpu"
+) -> Iterator[tuple[list[int], np.ndarray]]:
+    """Yield ``(clip indices, tokens (b, N) int64)`` for batches of equal-length clips of ``clips``."""
+    unit = model.downsample_factor
+    for batch in length_buckets(clip_lengths(clips), unit, batch_size):
+        feats = [clips[i].features for i in batch]
+        n = len(feats[0]) // unit * unit
+        x = torch.from_numpy(np.stack([f[:n] for f in feats])).to(device)  # (b, 4N, F) raw
+        yield batch, model.encode(model.normalize(x)).cpu().numpy()
+
+
+def save_tokens(path: str | os.PathLike, tokens: dict[str, np.ndarray], codebook_size: int) -> Path:
+    """Write ``{name: (N,) ints}`` in the flat per-split format (atomically)."""
+    names = list(tokens)
+    lengths = np.array([len(tokens[n]) for n in names], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    flat = np.concatenate([tokens[n] for n in names]) if names else np.zeros(0)
+    if flat.size and (flat.min() < 0 or flat.max() > np.iinfo(np.int16).max):
+        raise ValueError(f"token values must fit in int16, got range [{flat.min()}, {flat.max()}]")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        np.savez(
+            tmp,
+            names=np.array(names, dtype=str),
+            offsets=offsets,
+            tokens=flat.astype(np.int16),
+            codebook_size=np.int64(codebook_size),
+        )
+    return path
+
+
+def load_tokens(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read a ``{split}.npz`` token file: ``{item name: (N,) int16}`` in file order."""
+    with np.load(path, allow_pickle=False) as z:
+        names, offsets, flat = z["names"], z["offsets"], z["tokens"]
+    return {str(n): flat[offsets[i] : offsets[i + 1]] for i, n in enumerate(names)}
+
+
+def tokenize_corpus(
+    tokenizer_dir: str | os.PathLike,
+    data: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    splits: Sequence[str] = SPLITS,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+) -> dict[str, Path]:
+    """Encode every item of every split of corpus ``data`` with the tokenizer in ``tokenizer_dir``.
+
+    Writes ``{out}/{split}.npz`` (default ``out = tokenizer_dir/tokens``); returns ``{split: path}``.
+    Splits whose list file is missing are skipped with a log line.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    model = MotionTokenizer.from_pretrained(tokenizer_dir, map_location=device)
+    out = Path(out) if out is not None else Path(tokenizer_dir) / "tokens"
+    written: dict[str, Path] = {}
+    for split in splits:
+        if not (Path(data) / f"{split}.txt").is_file():
+            log.info("tokenize: %s has no %s.txt, skipped", data, split)
+            continue
+        clips = HumanML3D(data, split, min_frames=model.downsample_factor, max_frames=ALL_FRAMES)
+        tokens: dict[int, np.ndarray] = {}
+        for batch, idx in encode_clips(model, clips, batch_size, device):
+            tokens.update(zip(batch, idx, strict=True))
+        names = clips.names
+        by_name = {names[i]: tokens[i] for i in sorted(tokens)}
+        written[split] = save_tokens(out / f"{split}.npz", by_name, model.cfg.codebook_size)
+        log.info("tokenize: %s: %d clips, %d tokens -> %s", split, len(by_name),
+                 sum(len(t) for t in by_name.values()), written[split])  # fmt: skip
+    return written
+
+
+__all__ = ["encode_clips", "length_buckets", "load_tokens", "save_tokens", "tokenize_corpus"]

@@ -1,0 +1,110 @@
+"""Tokenizer training through the same function the CLI uses, and the CLI end to end (tiny corpus)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from motiongpt.errors import ConfigError
+from motiongpt.tokenizer.config import TrainConfig, VQConfig
+from motiongpt.tokenizer.lit import cosine_lr_factor
+from motiongpt.tokenizer.model import MotionTokenizer
+from motiongpt.tokenizer.tokenize import load_tokens
+from motiongpt.tokenizer.train import train_tokenizer
+
+MOTIONGPT = Path(sys.executable).with_name("motiongpt")
+
+
+def tiny_train_config(**changes) -> TrainConfig:
+    base = dict(
+        model=VQConfig(width=32, code_dim=32, codebook_size=16, depth=2),
+        batch_size=4, window=16, max_steps=10, lr=3e-3, warmup_steps=0, val_every=5, log_every=1,
+        num_threads=1,
+    )  # fmt: skip
+    return TrainConfig(**{**base, **changes})
+
+
+def test_cosine_schedule() -> None:
+    cfg = tiny_train_config(lr=1e-3, lr_min=1e-5, warmup_steps=10, max_steps=110)
+    assert cosine_lr_factor(0, cfg) == pytest.approx(0.1)
+    assert cosine_lr_factor(9, cfg) == pytest.approx(1.0)
+    assert cosine_lr_factor(10, cfg) == pytest.approx(1.0)
+    assert cosine_lr_factor(60, cfg) == pytest.approx((1.0 + 0.01) / 2)
+    assert cosine_lr_factor(110, cfg) == pytest.approx(0.01)
+
+
+def test_train_loss_falls_and_resume_continues_at_the_right_step(tiny_corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    first = train_tokenizer(tiny_train_config(), tiny_corpus, out, accelerator="cpu", progress_bar=False)
+    assert first.global_step == 10 and len(first.train_losses) == 10
+    assert all(np.isfinite(first.train_losses))
+    assert np.mean(first.train_losses[-3:]) < np.mean(first.train_losses[:3])
+    assert (out / "checkpoints" / "last.ckpt").is_file()
+    tok = MotionTokenizer.from_pretrained(first.tokenizer_dir)
+    assert tok.cfg == tiny_train_config().model
+    np.testing.assert_allclose(tok.mean.numpy(), np.load(tiny_corpus / "Mean.npy"), rtol=1e-6)
+    assert "val/mpjpe_mm" in first.metrics
+
+    with pytest.raises(ConfigError, match="--resume"):
+        train_tokenizer(tiny_train_config(), tiny_corpus, out, accelerator="cpu", progress_bar=False)
+    with pytest.raises(ConfigError, match="model config differs"):
+        cfg = tiny_train_config(model=VQConfig(width=48, code_dim=32, codebook_size=16, depth=2))
+        train_tokenizer(cfg, tiny_corpus, out, resume=True, accelerator="cpu", progress_bar=False)
+
+    resumed = train_tokenizer(
+        tiny_train_config(max_steps=13), tiny_corpus, out, resume=True, accelerator="cpu", progress_bar=False
+    )
+    assert resumed.global_step == 13
+    assert len(resumed.train_losses) == 3  # only steps 10, 11, 12 ran in this call
+    ckpt = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 13
+    assert ckpt["lr_schedulers"][0]["last_epoch"] == 13
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(MOTIONGPT), *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.skipif(not MOTIONGPT.exists(), reason="console script not installed (pip install -e .)")
+def test_cli_train_tokenize_eval(tiny_corpus: Path, tmp_path: Path) -> None:
+    cfg_path = tmp_path / "tiny.yaml"
+    tiny_train_config(max_steps=4, val_every=2).to_yaml(cfg_path)
+    run = tmp_path / "run"
+    r = _cli("train", "tokenizer", "--config", str(cfg_path), "--data", str(tiny_corpus), "--out", str(run),
+             "--set", "lr=1e-3", "--accelerator", "cpu", "--max-steps", "3")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "step 3" in r.stdout
+    tok = run / "tokenizer"
+    assert (tok / "model.safetensors").is_file()
+
+    r = _cli(
+        "tokenize", "--tokenizer", str(tok), "--data", str(tiny_corpus), "--out", str(tmp_path / "tokens")
+    )
+    assert r.returncode == 0, r.stderr
+    for split in ("train", "val", "test"):
+        tokens = load_tokens(tmp_path / "tokens" / f"{split}.npz")
+        names = (tiny_corpus / f"{split}.txt").read_text().split()
+        assert sorted(tokens) == sorted(names)
+        for name, t in tokens.items():
+            n_frames = len(np.load(tiny_corpus / "new_joint_vecs" / f"{name}.npy"))
+            assert t.dtype == np.int16 and len(t) == n_frames // 4 and t.max() < 16
+
+    r = _cli("eval", "--task", "recon", "--tokenizer", str(tok), "--data", str(tiny_corpus),
+             "--json", str(tmp_path / "m.json"))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads(r.stdout)
+    assert metrics == json.loads((tmp_path / "m.json").read_text())
+    for key in ("mpjpe_mm", "pa_mpjpe_mm", "accel_error_mm", "codebook_usage", "perplexity"):
+        assert np.isfinite(metrics[key]), key
+    assert metrics["pa_mpjpe_mm"] <= metrics["mpjpe_mm"] and 0 < metrics["codebook_usage"] <= 100
+
+    r = _cli("eval", "--task", "nope", "--tokenizer", str(tok), "--data", str(tiny_corpus))
+    assert r.returncode != 0 and "unknown task 'nope'" in r.stderr
+    r = _cli("tokenize", "--tokenizer", str(tmp_path / "nowhere"), "--data", str(tiny_corpus))
+    assert r.returncode == 2 and "error:" in r.stderr and "missing" in r.stderr
