@@ -213,3 +213,42 @@ def eval_cmd(
 # --- language model -----------------------------------------------------------------------------------
 
 
+@train_app.command("lm")
+@user_errors
+def train_lm_cmd(
+    data: Annotated[Path, typer.Option(help="HumanML3D-format corpus folder.")],
+    tokens: Annotated[Path, typer.Option(help="Folder of {split}.npz motion tokens (motiongpt tokenize).")],
+    stage: Annotated[str, typer.Option(help="pretrain (stage 2) or instruct (stage 3).")] = "instruct",
+    config: Annotated[Path | None, typer.Option(help="LMTrainConfig YAML (configs/lm/STAGE.yaml).")] = (
+        None
+    ),
+    out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/lm-STAGE).")] = None,
+    init: Annotated[Path | None, typer.Option(help="Start from this LM folder or MotionGPT bundle.")] = None,
+    tokenizer: Annotated[Path | None, typer.Option(help="Motion tokenizer for the exported bundle.")] = None,
+    text_source: Annotated[
+        Path | None, typer.Option(help="CMU data.csv, or the shared data folder holding cmu-mocap.tar.xz.")
+    ] = None,
+    overrides: Overrides = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoints/last.ckpt.")] = (
+        False
+    ),
+    accelerator: Annotated[str, typer.Option(help="cpu, gpu or auto.")] = "auto",
+    devices: Annotated[str, typer.Option(help="Number of devices, or auto.")] = "auto",
+    max_steps: Annotated[int | None, typer.Option(help="Override max_steps.")] = None,
+) -> None:
+    """Train the language model (stage 2 or 3); export OUT/lm and the MotionGPT bundle OUT/motiongpt."""
+    import dataclasses
+
+    from motiongpt.config import check_choice
+    from motiongpt.lm.train import LMTrainConfig, train_lm
+
+    check_choice("--stage", stage, ("pretrain", "instruct"))
+    cfg = LMTrainConfig.from_yaml(config or Path("configs/lm") / f"{stage}.yaml").with_overrides(overrides)
+    cfg = dataclasses.replace(cfg, stage=stage, **({"max_steps": max_steps} if max_steps is not None else {}))
+    n_devices: int | str = int(devices) if devices.isdigit() else devices
+    result = train_lm(
+        cfg, data, tokens, out or Path(f"runs/lm-{stage}"), init=init, tokenizer=tokenizer,
+        text_source=text_source, resume=resume, accelerator=accelerator, devices=n_devices,
+    )  # fmt: skip
+    typer.echo(f"step {result.global_step}: LM written to {result.lm_dir}"
+               + (f", MotionGPT bundle to {result.bundle_dir}" if result.bundle_dir else ""))  # fmt: skip

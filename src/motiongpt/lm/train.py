@@ -1,0 +1,395 @@
+"""``train_lm(cfg, data, tokens, out)``: stages 2 (pretraining) and 3 (instruction tuning) of the LM.
+
+Stage 2 (``configs/lm/pretrain.yaml``) mixes, by the ratios in ``cfg.mixture``: paired tasks with their
+canonical templates (``t2m``, ``m2t``, ``pred``), motion-only token sequences (``motion_lm``) and
+text-only motion descriptions (``text_lm``: CMU descriptions from ``text_source`` plus the corpus's
+non-templated captions). Unlike MotionGPT's released code, the unsupervised part is on: next-token
+prediction for decoder-only models, T5 span corruption when the tokenizer has ``<extra_id_*>`` sentinels.
+Stage 3 (``configs/lm/instruct.yaml``) mixes every instruction task with random templates.
+
+A run folder ``out`` holds ``config.yaml`` (the ``LMTrainConfig``, with the model config actually used),
+``run.yaml`` (the data paths and ``init``), ``checkpoints/last.ckpt`` (trainable parameters, optimiser,
+scheduler, step and RNG state, for ``resume=True``), ``checkpoints/best-{step}.ckpt`` (lowest
+``val/loss``), ``logs/metrics.csv`` and, at the end, ``lm/`` (``MotionLanguageModel.save_pretrained``)
+and ``motiongpt/`` (the ``MotionGPT`` bundle, when a motion tokenizer is known).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import yaml
+from torch.utils.data import DataLoader, Sampler
+
+from motiongpt._io import atomic_write_text
+from motiongpt.config import YamlConfig, check_choice
+from motiongpt.data.humanml3d import HumanML3D
+from motiongpt.data.instructions import fill, load_instructions
+from motiongpt.errors import CheckpointError, ConfigError, CorpusError
+from motiongpt.lm.collate import LMCollator
+from motiongpt.lm.config import LMConfig
+from motiongpt.lm.model import MotionLanguageModel
+from motiongpt.lm.tasks import (
+    TaskBuilder,
+    TaskSampler,
+    TokenClip,
+    held_out_descriptions,
+    make_token_clips,
+    read_manifest,
+    read_text_source,
+)
+
+log = logging.getLogger(__name__)
+
+Stage = Literal["pretrain", "instruct"]
+Objective = Literal["auto", "next_token", "span_corruption"]
+
+PRETRAIN_MIXTURE = {"t2m": 0.3, "m2t": 0.2, "pred": 0.1, "motion_lm": 0.2, "text_lm": 0.2}
+INSTRUCT_MIXTURE = {
+    "t2m": 0.20, "t2m_frames": 0.05, "t2m_seconds": 0.08, "t2m_random": 0.02,
+    "m2t": 0.15, "m2t_seconds": 0.03, "m2t_frames": 0.02, "m2t_words": 0.04,
+    "t2t_rephrase": 0.04, "t2t_steps": 0.03, "t2t_count": 0.02,
+    "pred": 0.08, "inbetween": 0.08, "edit_style": 0.10, "edit_faster": 0.03, "edit_slower": 0.03,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LMTrainConfig(YamlConfig):
+    """A language-model training run (stage 2 or 3).
+
+    ``mixture`` maps task names (see ``motiongpt.lm.tasks``) to sampling ratios; tasks the data cannot
+    build are left out with a warning. ``canonical_templates`` uses each task's first prompt and answer
+    (stage 2). ``templates`` is a folder of instruction YAML files ("" = the packaged set).
+    """
+
+    stage: Stage = "instruct"
+    model: LMConfig = field(default_factory=LMConfig)
+    mixture: dict[str, float] = field(default_factory=lambda: dict(INSTRUCT_MIXTURE))
+    canonical_templates: bool = False
+    templates: str = ""
+    motion_objective: Objective = "auto"  # auto: span corruption for T5 with sentinels, else next-token
+    batch_size: int = 16
+    accumulate: int = 1  # gradient accumulation (batches per optimiser step)
+    max_steps: int = 2000  # optimiser steps
+    lr: float = 1e-4
+    lr_min: float = 1e-6
+    warmup_steps: int = 100
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0  # 0 = off
+    max_length: int = 256  # tokens per example (MotionGPT pads prompts and targets to 256)
+    min_frames: int = 40  # corpus length filter, as in HumanML3D
+    max_frames: int = 196
+    val_every: int = 250  # optimiser steps between validations (and checkpoints)
+    val_examples: int = 256  # teacher-forced validation examples (loss, motion token accuracy)
+    val_captions: int = 64  # val clips captioned greedily for BLEU-4 (0 = off)
+    log_every: int = 10
+    seed: int = 1234
+    num_workers: int = 0
+    num_threads: int = 0  # torch intra-op threads on CPU; 0 = torch's default
+    precision: str = "32-true"  # Lightning precision, e.g. "bf16-mixed" on a GPU
+
+    def __post_init__(self) -> None:
+        check_choice("stage", self.stage, Stage)
+        check_choice("motion_objective", self.motion_objective, Objective)
+        if not isinstance(self.model, LMConfig):
+            raise ConfigError(f"model must be an LMConfig mapping, got {type(self.model).__name__}")
+        for name in ("lr", "lr_min", "weight_decay", "grad_clip"):
+            value = getattr(self, name)
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{name} must be a number, got {value!r}") from None
+            if isinstance(value, bool) or number < 0 or (name == "lr" and number == 0):
+                raise ConfigError(
+                    f"{name} must be a number {'> 0' if name == 'lr' else '>= 0'}, got {value!r}"
+                )
+            object.__setattr__(self, name, number)
+        positive = ("batch_size", "accumulate", "max_steps", "max_length", "min_frames", "max_frames",
+                    "val_every", "val_examples", "log_every")  # fmt: skip
+        non_negative = ("warmup_steps", "val_captions", "seed", "num_workers", "num_threads")
+        for name in positive + non_negative:
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or value < (1 if name in positive else 0)
+            ):
+                raise ConfigError(f"{name} must be an integer {'>= 1' if name in positive else '>= 0'}, "
+                                  f"got {value!r}")  # fmt: skip
+        if self.lr_min > self.lr:
+            raise ConfigError(f"lr_min must be <= lr={self.lr}, got {self.lr_min}")
+        if self.min_frames > self.max_frames:
+            raise ConfigError(f"min_frames must be <= max_frames, got {self.min_frames} > {self.max_frames}")
+        betas = tuple(float(b) for b in self.betas)
+        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+            raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas}")
+        object.__setattr__(self, "betas", betas)
+        if not isinstance(self.mixture, dict) or not self.mixture:
+            raise ConfigError(f"mixture must map task names to ratios, got {self.mixture!r}")
+        known = set(TaskBuilder._POOL)
+        unknown = sorted(set(self.mixture) - known)
+        if unknown:
+            raise ConfigError(f"mixture has unknown tasks {unknown}; known: {sorted(known)}")
+        ratios = {}
+        for task, ratio in self.mixture.items():
+            if isinstance(ratio, bool) or not isinstance(ratio, int | float) or ratio < 0:
+                raise ConfigError(f"mixture.{task} must be a number >= 0, got {ratio!r}")
+            ratios[task] = float(ratio)
+        if not any(ratios.values()):
+            raise ConfigError("mixture: at least one ratio must be > 0")
+        object.__setattr__(self, "mixture", ratios)
+
+
+# --- data ---------------------------------------------------------------------------------------------
+class OffsetSampler(Sampler[int]):
+    """Indices ``start() .. n - 1`` in order, ``start`` read when iteration begins (the resumed step)."""
+
+    def __init__(self, n: int, start: Any) -> None:
+        self.n, self.start = n, start
+
+    def __len__(self) -> int:
+        return max(0, self.n - int(self.start()))
+
+    def __iter__(self):
+        return iter(range(min(self.n, int(self.start())), self.n))
+
+
+def load_clips(
+    data: str | os.PathLike, tokens: str | os.PathLike, split: str, cfg: LMTrainConfig
+) -> list[TokenClip]:
+    """The clips of one split with their motion tokens (``{tokens}/{split}.npz``) and labels."""
+    from motiongpt.tokenizer.tokenize import load_tokens
+
+    path = Path(tokens) / f"{split}.npz"
+    if not path.is_file():
+        raise CorpusError(f"token file not found: {path} (write it with `motiongpt tokenize`)")
+    with np.load(path, allow_pickle=False) as z:
+        k = int(z["codebook_size"]) if "codebook_size" in z else None
+    if k is not None and k != cfg.model.codebook_size:
+        raise ConfigError(f"{path} holds tokens of a {k}-code tokenizer but the LM has codebook_size="
+                          f"{cfg.model.codebook_size}")  # fmt: skip
+    clips = HumanML3D(data, split, cfg.min_frames, cfg.max_frames)
+    return make_token_clips(clips, load_tokens(path), read_manifest(data))
+
+
+def sentinel_tokens(tokenizer: Any, n: int = 100) -> list[str]:
+    """T5's ``<extra_id_0>``... tokens if the tokenizer has them (else ``[]``)."""
+    names = [f"<extra_id_{i}>" for i in range(n)]
+    ids = tokenizer.convert_tokens_to_ids(names)
+    unk = tokenizer.unk_token_id
+    return names if all(i is not None and i != unk for i in ids) else []
+
+
+def _sentinels(model: MotionLanguageModel, objective: str) -> list[str]:
+    found = sentinel_tokens(model.tokenizer)
+    if objective == "next_token" or (objective == "auto" and not model.is_encoder_decoder):
+        return []
+    if not found:
+        if objective == "span_corruption":
+            raise ConfigError(
+                "motion_objective=span_corruption needs a tokenizer with <extra_id_*> sentinels"
+            )
+        return []
+    return found
+
+
+def caption_prompts(
+    builder: TaskBuilder, clips: list[TokenClip], n: int
+) -> list[tuple[str, tuple[str, ...]]]:
+    """``(canonical m2t prompt, all captions)`` for up to ``n`` clips spread over ``clips``."""
+    if n <= 0 or not clips:
+        return []
+    picks = dict.fromkeys(int(j) for j in np.linspace(0, len(clips) - 1, min(n, len(clips))))
+    template = builder.templates["m2t"].prompts[0]
+    return [(fill(template, {"Motion": builder.vocab.motion_to_text(clips[i].tokens)}), clips[i].captions)
+            for i in picks]  # fmt: skip
+
+
+# --- the run ------------------------------------------------------------------------------------------
+@dataclass
+class LMTrainResult:
+    lm_dir: Path  # the exported MotionLanguageModel folder
+    bundle_dir: Path | None  # the exported MotionGPT bundle (None without a motion tokenizer)
+    last_checkpoint: Path
+    global_step: int
+    train_losses: list[float] = field(default_factory=list)  # per step, this process only
+    metrics: dict[str, float] = field(default_factory=dict)  # last logged values
+
+
+def _load_init(init: Path) -> tuple[MotionLanguageModel, Path | None]:
+    """The model to start from: an LM folder, or a MotionGPT bundle (its LM and its tokenizer folder)."""
+    if (init / "lm").is_dir() and (init / "tokenizer").is_dir():  # a MotionGPT bundle
+        lm_dir, tok_dir = init / "lm", init / "tokenizer"
+    else:
+        lm_dir, tok_dir = init, None
+    model = MotionLanguageModel.from_pretrained(lm_dir)
+    return model.train(), tok_dir
+
+
+def _find_tokenizer(tokens: Path, given: str | os.PathLike | None) -> Path | None:
+    if given is not None:
+        return Path(given)
+    cand = tokens.parent  # `motiongpt tokenize` writes TOKENIZER_DIR/tokens by default
+    return cand if (cand / "config.yaml").is_file() and any(cand.glob("*.safetensors")) else None
+
+
+def _check_resume(out: Path, cfg: LMTrainConfig, run: dict[str, Any]) -> None:
+    saved_cfg, saved_run = out / "config.yaml", out / "run.yaml"
+    if saved_run.is_file():
+        before = yaml.safe_load(saved_run.read_text(encoding="utf-8")) or {}
+        if before.get("init") != run["init"]:
+            raise ConfigError(f"cannot resume {out}: it started from init={before.get('init')!r}, "
+                              f"not {run['init']!r}")  # fmt: skip
+    if saved_cfg.is_file() and run["init"] is None:
+        before = LMTrainConfig.from_yaml(saved_cfg).model
+        if before != cfg.model:
+            now = cfg.model.to_dict()
+            diff = {k: (v, now[k]) for k, v in before.to_dict().items() if now[k] != v}
+            raise ConfigError(f"cannot resume {out}: model config differs from the run's (was, now): {diff}")
+
+
+def train_lm(
+    cfg: LMTrainConfig,
+    data: str | os.PathLike,
+    tokens: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    init: str | os.PathLike | None = None,
+    tokenizer: str | os.PathLike | None = None,
+    text_source: str | os.PathLike | None = None,
+    resume: bool = False,
+    accelerator: str = "auto",
+    devices: int | str = "auto",
+    progress_bar: bool = True,
+) -> LMTrainResult:
+    """Train the language model on corpus ``data`` with motion tokens from ``tokens``; write to ``out``.
+
+    Args:
+        cfg: the run (``LMTrainConfig.from_yaml("configs/lm/instruct.yaml")``).
+        data: a HumanML3D-format corpus (train and val splits; ``corpus.json`` labels if present).
+        tokens: the folder of ``{split}.npz`` token files written by ``motiongpt tokenize``.
+        out: the run folder (created). Refuses to overwrite a run unless ``resume``.
+        init: start from this LM folder or MotionGPT bundle (the previous stage) instead of
+            ``cfg.model``'s backbone; the model config then comes from it.
+        tokenizer: the motion tokenizer folder to put in the exported bundle (default: the parent of
+            ``tokens`` when it is one, else the bundle of ``init``).
+        text_source: ``CMU data.csv`` or the shared data folder, for text-only data (stage 2) and the
+            ``t2t_steps``/``t2t_count`` tasks; without it only the corpus's CMU descriptions are used.
+        resume: continue from ``out/checkpoints/last.ckpt`` at its step.
+        accelerator, devices: passed to the Lightning Trainer.
+        progress_bar: show a progress bar.
+    """
+    from motiongpt.lm.lit import LitLM  # lightning lives there
+    from motiongpt.training import check_run_folder, make_trainer, seed_everything
+
+    out, tokens = Path(out), Path(tokens)
+    run = {"data": str(data), "tokens": str(tokens), "init": str(init) if init else None,
+           "text_source": str(text_source) if text_source else None}  # fmt: skip
+    ckpt = check_run_folder(out, resume)
+    if resume:
+        _check_resume(out, cfg, run)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    seed_everything(cfg.seed)
+
+    tok_dir: Path | None = None
+    if init is not None:
+        model, tok_dir = _load_init(Path(init))
+        if model.cfg.codebook_size != cfg.model.codebook_size:
+            log.info("init %s has codebook_size %d; using it", init, model.cfg.codebook_size)
+        cfg = dataclasses.replace(cfg, model=model.cfg)
+    else:
+        model = MotionLanguageModel(cfg.model).train()
+    tok_dir = _find_tokenizer(tokens, tokenizer) or tok_dir
+    out.mkdir(parents=True, exist_ok=True)
+    cfg.to_yaml(out / "config.yaml")
+    atomic_write_text(out / "run.yaml", yaml.safe_dump(run, sort_keys=False))
+
+    templates = load_instructions(cfg.templates or None)
+    manifest = read_manifest(data)
+    train_clips = load_clips(data, tokens, "train", cfg)
+    val_clips = load_clips(data, tokens, "val", cfg)
+    if not train_clips:
+        raise CorpusError(
+            f"{data}: no train clip between {cfg.min_frames} and {cfg.max_frames} frames has tokens"
+        )
+    held_out = held_out_descriptions(manifest)
+    if text_source is not None:
+        texts = read_text_source(text_source, exclude=held_out)
+    else:
+        texts = sorted({e["description"] for e in manifest.values()
+                        if e.get("split") == "train" and e.get("description")})  # fmt: skip
+    sentinels = _sentinels(model, cfg.motion_objective)
+    builder = TaskBuilder(templates, model.vocab, train_clips, texts, cfg.canonical_templates, sentinels)
+    per_step = cfg.batch_size * cfg.accumulate
+    train_set = TaskSampler(builder, cfg.mixture, cfg.max_steps * per_step, seed=cfg.seed)
+    log.info("LM %s: %d train clips, %d val clips, %d texts; mixture %s; out=%s", cfg.stage, len(train_clips),
+             len(val_clips), len(texts), train_set.ratios, out)  # fmt: skip
+
+    collate = LMCollator(model, cfg.max_length)
+    trainer = make_trainer(
+        out, max_steps=cfg.max_steps, val_every=cfg.val_every, monitor="val/loss", accelerator=accelerator,
+        devices=devices, precision=cfg.precision, grad_clip=cfg.grad_clip, accumulate=cfg.accumulate,
+        log_every=cfg.log_every, progress_bar=progress_bar, resume=ckpt is not None,
+    )  # fmt: skip
+    loader = DataLoader(
+        train_set, batch_size=cfg.batch_size, collate_fn=collate, num_workers=cfg.num_workers,
+        sampler=OffsetSampler(len(train_set), lambda: trainer.global_step * per_step), drop_last=False,
+    )  # fmt: skip
+    val_loader, prompts = None, []
+    if val_clips:
+        val_builder = TaskBuilder(templates, model.vocab, val_clips, (), cfg.canonical_templates, sentinels)
+        val_ratios = {t: r for t, r in cfg.mixture.items() if val_builder.available(t)}
+        if val_ratios:
+            val_set = TaskSampler(val_builder, val_ratios, cfg.val_examples, seed=cfg.seed + 1)
+            val_loader = DataLoader(val_set, batch_size=cfg.batch_size, collate_fn=collate)
+        prompts = caption_prompts(val_builder, val_clips, cfg.val_captions)
+    else:
+        log.warning("%s has no val clips with tokens: no validation", data)
+    lit = LitLM(cfg, model, prompts, caption_batch_size=cfg.batch_size)
+    trainer.fit(lit, train_dataloaders=loader, val_dataloaders=val_loader, ckpt_path=ckpt, weights_only=False)
+
+    last = out / "checkpoints" / "last.ckpt"
+    trainer.save_checkpoint(last)  # the final state, whatever the validation interval
+    lm_dir, bundle_dir = out / "lm", None
+    if trainer.is_global_zero:
+        model.cpu().eval()
+        model.save_pretrained(lm_dir)
+        bundle_dir = _export_bundle(model, tok_dir, out / "motiongpt")
+        log.info("exported the LM to %s (step %d)", lm_dir, trainer.global_step)
+    metrics = {
+        k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1
+    }
+    return LMTrainResult(lm_dir, bundle_dir, last, trainer.global_step, lit.train_losses, metrics)
+
+
+def _export_bundle(model: MotionLanguageModel, tok_dir: Path | None, target: Path) -> Path | None:
+    """``MotionGPT.save_pretrained(target)`` when the motion tokenizer is known."""
+    if tok_dir is None:
+        log.warning("no motion tokenizer known (pass --tokenizer): exported the LM only, no MotionGPT bundle")
+        return None
+    try:
+        from motiongpt.lm.pipeline import MotionGPT
+    except ImportError:
+        log.warning("motiongpt.lm.pipeline is not available: exported the LM only, no MotionGPT bundle")
+        return None
+    from motiongpt.tokenizer.model import MotionTokenizer
+
+    try:
+        motion_tokenizer = MotionTokenizer.from_pretrained(tok_dir)
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{tok_dir}: cannot load the motion tokenizer for the bundle: {e}") from None
+    MotionGPT(lm=model, tokenizer=motion_tokenizer).save_pretrained(target)
+    log.info("exported the MotionGPT bundle to %s", target)
+    return target
+
+
+__all__ = ["INSTRUCT_MIXTURE", "PRETRAIN_MIXTURE", "LMTrainConfig", "LMTrainResult", "train_lm"]

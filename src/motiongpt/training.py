@@ -1,0 +1,149 @@
+"""Lightning pieces every training stage shares: atomic checkpoints, RNG state, the LR schedule, the Trainer.
+
+Like each stage's ``lit.py``, this module imports ``lightning``; library code (models, data, tasks) never
+imports it. A stage's ``lit.py`` holds its ``LightningModule`` and builds its Trainer with
+:func:`make_trainer`; its ``train.py`` checks the run folder with :func:`check_run_folder`.
+
+Run folder layout shared by the stages: ``config.yaml``, ``checkpoints/last.ckpt`` (full optimiser /
+scheduler / step / RNG state, what ``resume`` reads), ``checkpoints/best-{step}.ckpt``, ``logs/metrics.csv``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from motiongpt._io import atomic_path
+from motiongpt.errors import ConfigError
+
+RNG_KEY = "motiongpt_rng"
+
+
+def cosine_lr_factor(step: int, lr: float, lr_min: float, warmup_steps: int, max_steps: int) -> float:
+    """Multiplier of ``lr`` at ``step``: linear warm-up, then cosine from 1 down to ``lr_min / lr``."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    span = max(1, max_steps - warmup_steps)
+    progress = min(1.0, (step - warmup_steps) / span)
+    floor = lr_min / lr
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, numpy, torch (and CUDA) RNG states, for a checkpoint."""
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` saved."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (and dataloader workers, through Lightning's worker init)."""
+    L.seed_everything(seed, workers=True, verbose=False)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's ``torch.save`` checkpoints, written to a temporary file and renamed into place."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        with atomic_path(path) as tmp:
+            super().save_checkpoint(checkpoint, tmp, storage_options)
+
+
+def make_trainer(
+    out: Path,
+    *,
+    max_steps: int,
+    val_every: int,
+    monitor: str,
+    mode: str = "min",
+    accelerator: str = "auto",
+    devices: int | str = "auto",
+    precision: str = "32-true",
+    grad_clip: float = 0.0,
+    accumulate: int = 1,
+    log_every: int = 50,
+    progress_bar: bool = True,
+    resume: bool = False,
+) -> L.Trainer:
+    """A Trainer writing into the run folder ``out``: ``checkpoints/last.ckpt`` and the best by
+    ``monitor``, CSV logs in ``logs/metrics.csv`` (a resumed run logs to ``logs/resume-{i}/`` instead, as
+    Lightning's CSV logger would overwrite the first file), validation (and a checkpoint) every
+    ``val_every`` optimiser steps. Pass ``weights_only=False`` to ``fit`` when resuming: our checkpoints
+    also hold RNG states and the run config."""
+    version = ""
+    if resume:
+        version = f"resume-{sum(1 for _ in (out / 'logs').glob('resume-*')) + 1}"
+    callbacks: list[L.Callback] = [
+        ModelCheckpoint(
+            dirpath=out / "checkpoints",
+            filename="best-{step}",
+            monitor=monitor,
+            mode=mode,
+            save_top_k=1,
+            save_last=True,
+            auto_insert_metric_name=False,
+        ),
+        LearningRateMonitor(logging_interval="step"),
+    ]
+    if progress_bar:
+        callbacks.append(TQDMProgressBar(refresh_rate=log_every))
+    return L.Trainer(
+        accelerator=accelerator,
+        devices=devices,
+        precision=precision,  # type: ignore[arg-type]
+        max_steps=max_steps,
+        max_epochs=-1,
+        val_check_interval=val_every * accumulate,  # counted in batches
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+        gradient_clip_val=grad_clip or None,
+        accumulate_grad_batches=accumulate,
+        log_every_n_steps=log_every,
+        callbacks=callbacks,
+        logger=CSVLogger(out, name="logs", version=version),
+        plugins=[AtomicCheckpointIO()],
+        enable_progress_bar=progress_bar,
+        enable_model_summary=False,
+        default_root_dir=out,
+    )
+
+
+def check_run_folder(out: Path, resume: bool) -> Path | None:
+    """The checkpoint to resume from (``None`` for a fresh run).
+
+    Raises:
+        ConfigError: a fresh run would overwrite an existing one, or ``resume`` finds no checkpoint.
+    """
+    last = out / "checkpoints" / "last.ckpt"
+    if not resume:
+        if last.exists():
+            raise ConfigError(f"{out} already holds a run ({last}); pass --resume or choose another --out")
+        return None
+    if not last.is_file():
+        raise ConfigError(f"cannot resume: {last} not found")
+    return last
+
+
+__all__ = [
+    "AtomicCheckpointIO", "check_run_folder", "cosine_lr_factor", "make_trainer", "rng_state",
+    "seed_everything", "set_rng_state",
+]  # fmt: skip
