@@ -2,8 +2,36 @@
 
 One language model reads and writes text and motion; motion is written with discrete tokens from a
 VQ-VAE over the HumanML3D 263-dim representation.
+
+>>> from motiongpt import MotionGPT
+>>> mg = MotionGPT.from_pretrained("runs/lm-instruct/motiongpt")
+>>> mg.generate_motion("a person walks forward", seconds=4).save_bvh("walk.bvh")
+
+Names are imported lazily: ``import motiongpt`` stays cheap and does not load torch or transformers.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+_EXPORTS = {
+    "MotionGPT": "motiongpt.lm.pipeline",
+    "Motion": "motiongpt.lm.pipeline",
+    "MotionVocab": "motiongpt.lm.vocab",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'motiongpt' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))
+
+
+__all__ = ["__version__", *_EXPORTS]

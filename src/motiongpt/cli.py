@@ -252,3 +252,54 @@ def train_lm_cmd(
     )  # fmt: skip
     typer.echo(f"step {result.global_step}: LM written to {result.lm_dir}"
                + (f", MotionGPT bundle to {result.bundle_dir}" if result.bundle_dir else ""))  # fmt: skip
+
+
+DEFAULT_MODEL = "runs/lm-instruct/motiongpt"  # what `motiongpt train lm --stage instruct` exports
+ModelDir = Annotated[
+    Path | None,
+    typer.Option("--model", help=f"MotionGPT folder (default: $MOTIONGPT_MODEL or {DEFAULT_MODEL})."),
+]
+
+
+def _model_dir(model: Path | None) -> Path:
+    import os
+
+    return model if model is not None else Path(os.environ.get("MOTIONGPT_MODEL", DEFAULT_MODEL))
+
+
+@app.command()
+@user_errors
+def generate(
+    text: Annotated[str, typer.Argument(help="What the motion shows, e.g. 'a person walks forward'.")],
+    model: ModelDir = None,
+    seconds: Annotated[float | None, typer.Option(help="Exact length in seconds (default: free).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed, for a repeatable motion.")] = None,
+    out: Annotated[Path, typer.Option(help="Output prefix: PREFIX.npy, .bvh and .mp4.")] = Path("motion"),
+    allow_long: Annotated[bool, typer.Option("--allow-long", help="Allow over 9.8 s (196 frames).")] = False,
+    video: Annotated[bool, typer.Option("--video/--no-video", help="Also render PREFIX.mp4.")] = True,
+) -> None:
+    """Text to motion: joints (T, 22, 3) as .npy, a .bvh and a skeleton video."""
+    from motiongpt.lm.pipeline import MotionGPT
+
+    motion = MotionGPT.from_pretrained(_model_dir(model)).generate_motion(
+        text, seconds=seconds, seed=seed, allow_long=allow_long
+    )
+    npy, bvh = out.with_name(f"{out.name}.npy"), out.with_name(f"{out.name}.bvh")
+    paths = [motion.save_npy(npy), motion.save_bvh(bvh)]
+    if video:
+        from motiongpt.render import render_video
+
+        paths.append(render_video(motion.joints, out.with_name(out.name + ".mp4"), title=text))
+    typer.echo(f"{motion.n_frames} frames ({motion.seconds:.1f} s): " + ", ".join(str(p) for p in paths))
+
+
+@app.command()
+@user_errors
+def caption(
+    motion: Annotated[Path, typer.Argument(help="A .bvh (any rig) or .npy joints (T, 22, 3) file.")],
+    model: ModelDir = None,
+) -> None:
+    """Motion to text: print a caption of a motion file."""
+    from motiongpt.lm.pipeline import MotionGPT
+
+    typer.echo(MotionGPT.from_pretrained(_model_dir(model)).caption(motion))

@@ -1,0 +1,482 @@
+"""The inference API: ``MotionGPT`` bundles the motion tokenizer and the language model.
+
+>>> mg = MotionGPT.from_pretrained("checkpoints/motiongpt")
+>>> motion = mg.generate_motion("a person walks forward", seconds=4, seed=0)
+>>> motion.joints.shape, motion.seconds            # (80, 22, 3), 4.0
+>>> motion.save_bvh("walk.bvh"); mg.caption(motion)
+
+Every method also takes a list and then returns a list (one batched decoding run).
+
+Bundle folder: ``config.yaml`` (:class:`PipelineConfig`), ``tokenizer/`` (``MotionTokenizer``, with the
+dataset mean/std) and ``lm/`` (``MotionLanguageModel``: a full model or a LoRA adapter).
+
+Prompts come from the instruction templates the LM was trained on (``motiongpt.data.instructions``):
+``prompt_style="canonical"`` uses each task's first prompt (stage-2 pretraining saw only those),
+``"instruct"`` its second, an explicit instruction (instruction tuning samples all of them). Tasks:
+``t2m`` / ``t2m_seconds`` (text to motion, with a length), ``m2t`` (caption), ``pred`` (the model
+continues a motion), ``inbetween`` (the middle between a start and an end, asked for with
+``<motion_mask>`` tokens, one per token to fill).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from motiongpt.config import YamlConfig, check_choice
+from motiongpt.errors import CheckpointError, ConfigError, InvalidMotionError
+from motiongpt.lm.generation import (
+    GREEDY,
+    Sampling,
+    generate_motion_ids,
+    generate_text,
+    motion_token_limits,
+    seconds_to_tokens,
+)
+from motiongpt.lm.model import InvalidRequestError, MotionLanguageModel
+from motiongpt.motion.features import features_to_joints, joints_to_features
+from motiongpt.motion.validate import check_features, check_joints
+
+log = logging.getLogger(__name__)
+
+FPS = 20
+CONFIG_NAME = "config.yaml"
+PromptStyle = Literal["canonical", "instruct"]
+
+# Used only when the instruction templates cannot be loaded; they equal the templates' first prompts.
+_FALLBACK_PROMPTS = {
+    "t2m": "<Caption_Placeholder>",
+    "t2m_seconds": "Generate a <Second_Placeholder>-second motion: <Caption_Placeholder>",
+    "m2t": "<Motion_Placeholder>",
+    "pred": "<Motion_Placeholder>",
+    "inbetween": "<Motion_Placeholder>",
+}
+TASKS = tuple(_FALLBACK_PROMPTS)
+
+
+@dataclass(frozen=True)
+class PipelineConfig(YamlConfig):
+    """How the bundle prompts and samples (the models carry their own configs)."""
+
+    prompt_style: PromptStyle = "instruct"
+    temperature: float = 1.0  # motion sampling; 0 = greedy
+    top_k: int = 50
+    top_p: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_choice("prompt_style", self.prompt_style, PromptStyle)
+        try:
+            Sampling(temperature=float(self.temperature), top_k=int(self.top_k), top_p=float(self.top_p))
+        except (InvalidRequestError, TypeError, ValueError) as e:
+            raise ConfigError(str(e)) from None
+
+    @property
+    def sampling(self) -> Sampling:
+        return Sampling(temperature=float(self.temperature), top_k=int(self.top_k), top_p=float(self.top_p))
+
+
+# --- Motion and Reply ---------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Motion:
+    """A motion: HumanML3D features ``(T, 263)`` (raw, not normalised) and joints ``(T', 22, 3)``.
+
+    From generated tokens ``T' = T = 4N`` and ``tokens`` holds the ``N`` codes; from joints (a file)
+    the features have one frame fewer (``T = T' - 1``, they are built from velocities).
+    """
+
+    features: np.ndarray  # (T, 263)
+    joints: np.ndarray  # (T', 22, 3) metres, Y up, 20 fps
+    tokens: np.ndarray | None = None  # (N,) codebook indices when known
+
+    @property
+    def seconds(self) -> float:
+        return self.joints.shape[0] / FPS
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.joints.shape[0])
+
+    @classmethod
+    def from_joints(cls, joints: np.ndarray) -> Motion:
+        """Joint positions ``(T, 22, 3)`` (metres, Y up, 20 fps); InvalidMotionError if malformed."""
+        joints = np.asarray(joints, dtype=np.float32) if not isinstance(joints, torch.Tensor) else joints
+        check_joints(joints, "joints", min_frames=2)
+        joints = np.asarray(joints, dtype=np.float32)
+        if joints.ndim != 3:
+            raise InvalidMotionError(f"joints must have shape (T, 22, 3), got {joints.shape}")
+        return cls(np.asarray(joints_to_features(joints), dtype=np.float32), joints)
+
+    @classmethod
+    def from_features(cls, features: np.ndarray, tokens: np.ndarray | None = None) -> Motion:
+        """Raw HumanML3D features ``(T, 263)``."""
+        check_features(features, "features", min_frames=1)
+        features = np.asarray(features, dtype=np.float32)
+        if features.ndim != 2:
+            raise InvalidMotionError(f"features must have shape (T, 263), got {features.shape}")
+        return cls(features, np.asarray(features_to_joints(features), dtype=np.float32), tokens)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> Motion:
+        """A ``.bvh`` (any rig, retargeted) or ``.npy`` joints ``(T, 22, 3)`` file."""
+        from motiongpt.motion.io import load_joints
+
+        return cls.from_joints(load_joints(path))
+
+    def save_npy(self, path: str | os.PathLike) -> Path:
+        """Joints ``(T, 22, 3)`` float32 to ``path`` (atomic)."""
+        from motiongpt._io import atomic_save_npy
+
+        atomic_save_npy(path, self.joints.astype(np.float32))
+        return Path(path)
+
+    def save_bvh(self, path: str | os.PathLike) -> Path:
+        from motiongpt.motion.bvh import write_bvh
+
+        write_bvh(path, self.joints, fps=FPS)
+        return Path(path)
+
+    def __repr__(self) -> str:
+        return f"Motion({self.n_frames} frames, {self.seconds:.1f} s)"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A chat answer: its text (motion tokens left out) and the motions it holds, in order."""
+
+    text: str
+    motions: tuple[Motion, ...] = ()
+
+    @property
+    def motion(self) -> Motion | None:
+        return self.motions[0] if self.motions else None
+
+
+# --- the pipeline -------------------------------------------------------------------------------------
+def _listify(x: Any, name: str) -> tuple[list, bool]:
+    if isinstance(x, list | tuple):
+        if not x:
+            raise InvalidRequestError(f"{name} is an empty list")
+        return list(x), True
+    return [x], False
+
+
+def _per_item(value: Any, n: int, name: str) -> list:
+    if isinstance(value, list | tuple):
+        if len(value) != n:
+            raise InvalidRequestError(f"{name} has {len(value)} entries for {n} inputs")
+        return list(value)
+    return [value] * n
+
+
+class MotionGPT:
+    """Text <-> motion with one language model. See the module docstring.
+
+    Args:
+        lm: the motion-language model; its codebook size must equal the tokenizer's.
+        tokenizer: the motion tokenizer (``MotionTokenizer``: VQ-VAE with the dataset mean/std).
+        cfg: prompting and sampling settings.
+    """
+
+    def __init__(self, lm: MotionLanguageModel, tokenizer: Any, cfg: PipelineConfig | None = None) -> None:
+        if not isinstance(lm, MotionLanguageModel):
+            raise TypeError(f"lm must be a MotionLanguageModel, got {type(lm).__name__}")
+        if not hasattr(tokenizer, "encode") or not hasattr(tokenizer, "cfg"):
+            raise TypeError(f"tokenizer must be a MotionTokenizer, got {type(tokenizer).__name__}")
+        k_tok, k_lm = tokenizer.cfg.codebook_size, lm.cfg.codebook_size
+        if k_tok != k_lm:
+            raise CheckpointError(f"the motion tokenizer has {k_tok} codes but the LM vocab {k_lm}")
+        self.tokenizer = tokenizer.eval()
+        self.lm = lm.eval()
+        self.cfg = cfg or PipelineConfig()
+        self.vocab = lm.vocab
+        self._templates = _load_templates()
+
+    # --- checkpoints ------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(
+        cls, directory: str | os.PathLike, merge_lora: bool = True, half_gemv: bool = True
+    ) -> MotionGPT:
+        """Load a bundle folder for inference.
+
+        ``merge_lora`` folds a LoRA adapter into the weights; ``half_gemv`` (with it) also keeps a
+        float16 copy of the transformer's linear weights for batch-1 decoding (about 2x faster on CPU,
+        logits within ~1e-2; see ``MotionLanguageModel.optimize_for_inference``).
+        """
+        from motiongpt.tokenizer.model import MotionTokenizer
+
+        directory = Path(directory)
+        for part in ("tokenizer", "lm"):
+            if not (directory / part).is_dir():
+                raise CheckpointError(f"{directory}: not a MotionGPT folder ({part}/ is missing)")
+        cfg = PipelineConfig()
+        if (directory / CONFIG_NAME).is_file():
+            try:
+                cfg = PipelineConfig.from_yaml(directory / CONFIG_NAME)
+            except ConfigError as e:
+                raise CheckpointError(f"{directory / CONFIG_NAME}: {e}") from None
+        tokenizer = MotionTokenizer.from_pretrained(directory / "tokenizer")
+        lm = MotionLanguageModel.from_pretrained(directory / "lm")
+        if merge_lora:
+            lm.optimize_for_inference(half_gemv=half_gemv)
+        return cls(lm, tokenizer, cfg)
+
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write the bundle atomically (into ``<dir>.tmp``, then rename)."""
+        directory = Path(directory)
+        tmp = directory.with_name(directory.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            self.tokenizer.save_pretrained(tmp / "tokenizer")
+            self.lm.save_pretrained(tmp / "lm")
+            self.cfg.to_yaml(tmp / CONFIG_NAME)
+            old = directory.with_name(directory.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            if directory.exists():
+                os.rename(directory, old)
+            os.rename(tmp, directory)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return directory
+
+    # --- prompts ----------------------------------------------------------------------------------
+    @property
+    def frames_per_token(self) -> int:
+        return int(self.tokenizer.cfg.downsample_factor)
+
+    def prompt(self, task: str, **values: str) -> str:
+        """The prompt of ``task`` (one of :data:`TASKS`) with its placeholders filled."""
+        if task not in TASKS:
+            raise InvalidRequestError(f"unknown task {task!r}; known: {list(TASKS)}")
+        template = _FALLBACK_PROMPTS[task]
+        if self._templates is not None and task in self._templates.tasks:
+            prompts = self._templates[task].prompts
+            template = prompts[1] if self.cfg.prompt_style == "instruct" and len(prompts) > 1 else prompts[0]
+        for name, value in values.items():
+            template = template.replace(f"<{name}_Placeholder>", value)
+        if "_Placeholder>" in template:
+            raise InvalidRequestError(f"task {task!r}: prompt {template!r} still has a placeholder")
+        return template
+
+    def _seconds_text(self, n_tokens: int) -> str:
+        return f"{n_tokens * self.frames_per_token / FPS:.1f}"
+
+    def _tokens_for(self, seconds: float | None) -> int | None:
+        return None if seconds is None else seconds_to_tokens(seconds, self.frames_per_token, FPS)
+
+    # --- motion <-> tokens ------------------------------------------------------------------------
+    def _as_motion(self, motion: Any, name: str = "motion") -> Motion:
+        if isinstance(motion, Motion):
+            return motion
+        if isinstance(motion, str | os.PathLike):
+            return Motion.from_file(motion)
+        arr = np.asarray(motion)
+        if arr.ndim == 3:
+            return Motion.from_joints(arr)
+        if arr.ndim == 2:
+            return Motion.from_features(arr)
+        raise InvalidMotionError(
+            f"{name} must be a Motion, a path, joints (T, 22, 3) or features (T, 263), got shape {arr.shape}"
+        )
+
+    @torch.no_grad()
+    def encode(self, motion: Any) -> np.ndarray:
+        """A motion -> its codebook indices ``(N,)``, ``N = T // 4``; InvalidMotionError under 4 frames."""
+        m = self._as_motion(motion)
+        if m.tokens is not None:
+            return m.tokens
+        feats = m.features
+        if feats.shape[0] < self.frames_per_token:
+            raise InvalidMotionError(
+                f"motion has {feats.shape[0]} feature frames; at least {self.frames_per_token} "
+                f"(one token, {self.frames_per_token / FPS:.1f} s) are needed"
+            )
+        check_features(feats, "motion features")
+        x = torch.as_tensor(feats, dtype=torch.float32, device=_device(self.tokenizer))[None]
+        idx = self.tokenizer.encode(self.tokenizer.normalize(x))  # (1, N)
+        return idx[0].cpu().numpy().astype(np.int64)
+
+    @torch.no_grad()
+    def decode(self, indices: Any) -> Motion:
+        """Codebook indices ``(N,)`` -> a Motion of ``4N`` frames."""
+        idx = torch.as_tensor(np.asarray(indices, dtype=np.int64), device=_device(self.tokenizer))[None]
+        feats = self.tokenizer.denormalize(self.tokenizer.decode(idx))[0]  # (4N, F)
+        return Motion.from_features(feats.float().cpu().numpy(), tokens=idx[0].cpu().numpy())
+
+    # --- tasks ------------------------------------------------------------------------------------
+    def _sampling(self, temperature: float | None, top_k: int | None, top_p: float | None) -> Sampling:
+        base = self.cfg.sampling
+        return dataclasses.replace(
+            base,
+            temperature=base.temperature if temperature is None else temperature,
+            top_k=base.top_k if top_k is None else top_k,
+            top_p=base.top_p if top_p is None else top_p,
+        )
+
+    def generate_motion(
+        self,
+        text: str | Sequence[str],
+        seconds: float | None | Sequence[float | None] = None,
+        seed: int | None = None,
+        allow_long: bool = False,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+    ) -> Motion | list[Motion]:
+        """Text -> motion. ``seconds`` gives exactly ``round(seconds * 20 / 4)`` tokens; over 9.8 s
+        (196 frames, the training maximum) needs ``allow_long=True``. ``seed`` makes sampling repeatable.
+        """
+        texts, many = _listify(text, "text")
+        for t in texts:
+            if not isinstance(t, str) or not t.strip():
+                raise InvalidRequestError(f"text must be a non-empty string, got {t!r}")
+        n_tokens = [self._tokens_for(s) for s in _per_item(seconds, len(texts), "seconds")]
+        motion_token_limits(self.lm, n_tokens, allow_long)  # fail before encoding anything
+        prompts = [
+            self.prompt("t2m", Caption=t.strip()) if n is None
+            else self.prompt("t2m_seconds", Caption=t.strip(), Second=self._seconds_text(n))
+            for t, n in zip(texts, n_tokens, strict=True)
+        ]  # fmt: skip
+        ids = generate_motion_ids(
+            self.lm, prompts, n_tokens, self._sampling(temperature, top_k, top_p), seed, allow_long
+        )
+        motions = [self.decode(i) for i in ids]
+        return motions if many else motions[0]
+
+    def caption(self, motion: Any | Sequence[Any]) -> str | list[str]:
+        """Motion (a Motion, a ``.bvh`` / ``.npy`` path, joints or features) -> a caption, greedy."""
+        motions, many = _listify(motion, "motion") if not _is_single_motion(motion) else ([motion], False)
+        prompts = [self.prompt("m2t", Motion=self.vocab.motion_to_text(self.encode(m))) for m in motions]
+        rows = generate_text(self.lm, prompts, sampling=GREEDY, mode="text")
+        texts = [self._text(row) for row in rows]
+        return texts if many else texts[0]
+
+    def predict(
+        self,
+        motion: Any | Sequence[Any],
+        seconds: float | None = None,
+        seed: int | None = None,
+        allow_long: bool = False,
+    ) -> Motion | list[Motion]:
+        """Continue a motion. Returns the given motion followed by ``seconds`` of continuation
+        (decoded together, so the seam is smooth); ``seconds=None`` lets the model choose the length."""
+        motions, many = _listify(motion, "motion") if not _is_single_motion(motion) else ([motion], False)
+        given = [self.encode(m) for m in motions]
+        n = self._tokens_for(seconds)
+        prompts = [self.prompt("pred", Motion=self.vocab.motion_to_text(g)) for g in given]
+        ids = generate_motion_ids(self.lm, prompts, [n] * len(prompts), self.cfg.sampling, seed, allow_long)
+        out = [self.decode(np.concatenate([g, i.numpy()])) for g, i in zip(given, ids, strict=True)]
+        return out if many else out[0]
+
+    def inbetween(
+        self,
+        start: Any | Sequence[Any],
+        end: Any | Sequence[Any],
+        seconds: float | None = None,
+        seed: int | None = None,
+    ) -> Motion | list[Motion]:
+        """The motion from ``start`` to ``end``: returns start + generated middle + end, decoded together.
+
+        The middle lasts ``seconds`` (default: as long as start and end together, the training ratio).
+        """
+        starts, many = _listify(start, "start") if not _is_single_motion(start) else ([start], False)
+        ends = _listify(end, "end")[0] if many else [end]
+        if len(ends) != len(starts):
+            raise InvalidRequestError(f"got {len(starts)} start motions but {len(ends)} end motions")
+        heads, tails = [self.encode(s) for s in starts], [self.encode(e) for e in ends]
+        n_mid = [self._tokens_for(seconds) or len(h) + len(t) for h, t in zip(heads, tails, strict=True)]
+        motion_token_limits(self.lm, n_mid, allow_long=True)
+        v = self.vocab
+        prompts = [
+            self.prompt("inbetween", Motion=v.motion_to_text(h)[: -len(v.eom_token)] + v.mask_token * n
+                        + v.motion_to_text(t)[len(v.som_token):])
+            for h, t, n in zip(heads, tails, n_mid, strict=True)
+        ]  # fmt: skip
+        ids = generate_motion_ids(self.lm, prompts, n_mid, self.cfg.sampling, seed, allow_long=True)
+        out = [
+            self.decode(np.concatenate([h, i.numpy(), t])) for h, i, t in zip(heads, ids, tails, strict=True)
+        ]
+        return out if many else out[0]
+
+    def chat(
+        self, messages: Sequence[dict[str, Any]] | Sequence[Sequence[dict[str, Any]]], seed: int | None = None
+    ) -> Reply | list[Reply]:
+        """A conversation ``[{"role": "user"|"assistant", "content": str | Motion | [str | Motion, ...]}]``
+        ending with a user turn -> the assistant's :class:`Reply` (text and any motions it wrote)."""
+        if messages and isinstance(messages[0], list | tuple):
+            convs, many = [list(c) for c in messages], True
+        else:
+            convs, many = [list(messages)], False
+        texts = [self._conversation(c) for c in convs]
+        rows = generate_text(
+            self.lm, texts, sampling=self.cfg.sampling, seed=seed, mode="chat", formatted=True
+        )
+        replies = []
+        for row in rows:
+            motions = tuple(self.decode(seg) for seg in self.vocab.parse(row) if len(seg))
+            replies.append(Reply(self._text(row), motions))
+        return replies if many else replies[0]
+
+    # --- helpers ----------------------------------------------------------------------------------
+    def _content(self, content: Any) -> str:
+        parts = content if isinstance(content, list | tuple) else [content]
+        out = []
+        for part in parts:
+            if isinstance(part, str):
+                out.append(part)
+            else:
+                out.append(self.vocab.motion_to_text(self.encode(part)))
+        return " ".join(p.strip() for p in out if p.strip())
+
+    def _conversation(self, messages: list[dict[str, Any]]) -> str:
+        if not messages:
+            raise InvalidRequestError("messages is empty")
+        turns = []
+        for i, m in enumerate(messages):
+            if not isinstance(m, dict) or m.get("role") not in ("user", "assistant") or "content" not in m:
+                raise InvalidRequestError(
+                    f"messages[{i}] must be {{'role': 'user'|'assistant', 'content': ...}}, got {m!r}"
+                )
+            turns.append((m["role"], self._content(m["content"])))
+        expected = ["user", "assistant"] * len(turns)
+        if [r for r, _ in turns] != expected[: len(turns)] or turns[-1][0] != "user":
+            raise InvalidRequestError("messages must alternate user/assistant, starting and ending with user")
+        if not turns[-1][1]:
+            raise InvalidRequestError("the last user message is empty")
+        history = [(turns[i][1], turns[i + 1][1]) for i in range(0, len(turns) - 1, 2)]
+        return self.lm.format_conversation(history, turns[-1][1])
+
+    def _text(self, row: list[int]) -> str:
+        keep = [t for t in row if t not in self.vocab.id_range]
+        return self.lm.tokenizer.decode(keep, skip_special_tokens=True).strip()
+
+
+def _is_single_motion(x: Any) -> bool:
+    return not isinstance(x, list | tuple)
+
+
+def _device(module: torch.nn.Module) -> torch.device:
+    return next(iter(module.buffers())).device
+
+
+def _load_templates() -> Any:
+    try:
+        from motiongpt.data.instructions import load_instructions
+
+        return load_instructions(required=())
+    except Exception as e:  # a broken template set must not break inference: fall back, loudly
+        log.warning("instruction templates unavailable (%s); using the built-in canonical prompts", e)
+        return None
+
+
+__all__ = ["Motion", "MotionGPT", "PipelineConfig", "Reply", "TASKS"]

@@ -1,0 +1,141 @@
+"""MotionGPT end to end with a tiny random motion tokenizer and LM; bad inputs; the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from motiongpt.errors import CheckpointError, InvalidMotionError, MotionGPTError
+from motiongpt.lm.pipeline import Motion, MotionGPT, PipelineConfig, Reply
+from test_lm_fixtures import save_tiny_bundle
+
+pytest_plugins = ["test_lm_fixtures"]
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module", params=["causal", "t5"])
+def bundle(request, tiny_dirs, tmp_path_factory) -> Path:
+    finetune = "lora" if request.param == "causal" else "full"
+    return save_tiny_bundle(
+        tmp_path_factory.mktemp("bundle") / "mg", tiny_dirs[request.param], finetune=finetune
+    )
+
+
+@pytest.fixture(scope="module")
+def mg(bundle) -> MotionGPT:
+    return MotionGPT.from_pretrained(bundle)
+
+
+def test_bundle_layout(bundle):
+    assert (bundle / "config.yaml").is_file()
+    assert (bundle / "tokenizer" / "model.safetensors").is_file()
+    assert (bundle / "lm" / "config.yaml").is_file()
+    assert not bundle.with_name("mg.tmp").exists()
+
+
+def test_generate_motion_exact_seconds(mg):
+    motion = mg.generate_motion("a person walks forward", seconds=2, seed=0)
+    assert isinstance(motion, Motion)
+    assert motion.joints.shape == (40, 22, 3) and motion.features.shape == (40, 263)
+    assert motion.seconds == 2.0 and motion.tokens.shape == (10,)
+    assert np.isfinite(motion.joints).all()
+    again = mg.generate_motion("a person walks forward", seconds=2, seed=0)
+    assert np.array_equal(again.tokens, motion.tokens)  # seeded
+
+
+def test_batched_and_free_length(mg):
+    motions = mg.generate_motion(["walk", "jump", "run"], seconds=[0.4, None, 1.0], seed=1)
+    assert isinstance(motions, list) and len(motions) == 3
+    assert motions[0].n_frames == 8 and motions[2].n_frames == 20
+    assert 2 * 4 <= motions[1].n_frames <= 12 * 4  # tiny config: 2..12 tokens
+
+
+def test_caption_predict_inbetween_chat(mg, tmp_path):
+    motion = mg.generate_motion("walk", seconds=1.6, seed=0)
+    assert isinstance(mg.caption(motion), str)
+    assert isinstance(mg.caption([motion, motion]), list)
+    # from a file: joints -> features -> tokens
+    path = motion.save_npy(tmp_path / "m.npy")
+    assert isinstance(mg.caption(path), str)
+    assert np.load(path).shape == (32, 22, 3)
+    bvh = motion.save_bvh(tmp_path / "m.bvh")
+    assert Motion.from_file(bvh).joints.shape[1:] == (22, 3)
+    pred = mg.predict(motion, seconds=0.8, seed=0)
+    assert pred.n_frames == 32 + 16 and np.array_equal(pred.tokens[:8], motion.tokens)
+    mid = mg.inbetween(motion, motion, seconds=0.4, seed=0)
+    assert mid.n_frames == 32 + 8 + 32
+    reply = mg.chat([{"role": "user", "content": ["describe", motion]}], seed=0)
+    assert isinstance(reply, Reply) and isinstance(reply.text, str)
+    for m in reply.motions:
+        assert m.joints.shape[1:] == (22, 3)
+
+
+def test_prompts_come_from_the_instruction_templates(mg):
+    from motiongpt.data.instructions import load_instructions
+
+    templates = load_instructions(required=())
+    for task in ("t2m", "t2m_seconds", "m2t", "pred", "inbetween"):
+        prompt = mg.prompt(task, Caption="x", Second="1.0", Motion="<som><eom>")
+        known = templates[task].prompts
+        filled = [p.replace("<Caption_Placeholder>", "x").replace("<Second_Placeholder>", "1.0")
+                  .replace("<Motion_Placeholder>", "<som><eom>") for p in known]  # fmt: skip
+        assert prompt == filled[1]  # default prompt_style="instruct"
+    canonical = MotionGPT(mg.lm, mg.tokenizer, PipelineConfig(prompt_style="canonical"))
+    assert canonical.prompt("t2m", Caption="a man runs") == "a man runs"
+
+
+def test_bad_inputs(mg):
+    with pytest.raises(MotionGPTError, match="non-empty"):
+        mg.generate_motion("   ")
+    with pytest.raises(MotionGPTError, match="max_prompt_tokens"):
+        mg.generate_motion("walk " * 100)
+    with pytest.raises(MotionGPTError, match="allow_long"):
+        mg.generate_motion("walk", seconds=60)
+    with pytest.raises(MotionGPTError, match="shorter than one motion token"):
+        mg.generate_motion("walk", seconds=0.01)
+    with pytest.raises(MotionGPTError, match="unknown task"):
+        mg.prompt("dance_battle")
+    with pytest.raises(InvalidMotionError, match="at least 4"):
+        mg.caption(np.zeros((3, 22, 3), dtype=np.float32))  # 2 feature frames < one token
+    bad = np.zeros((20, 22, 3), dtype=np.float32)
+    bad[5, 3, 1] = np.nan
+    with pytest.raises(InvalidMotionError, match="NaN"):
+        mg.caption(bad)
+    with pytest.raises(MotionGPTError, match="alternate"):
+        mg.chat([{"role": "assistant", "content": "hi"}])
+    with pytest.raises(CheckpointError, match="not a MotionGPT folder"):
+        MotionGPT.from_pretrained(Path("/nonexistent/bundle"))
+
+
+def _run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(
+        os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg"
+    )
+    code = "from motiongpt.cli import app; app()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_cli_generate_and_caption(tiny_dirs, tmp_path):
+    bundle = save_tiny_bundle(tmp_path / "mg", tiny_dirs["causal"], finetune="lora")
+    prefix = tmp_path / "out" / "walk"
+    res = _run_cli(["generate", "a person walks", "--model", str(bundle), "--seconds", "1.2", "--seed", "3",
+                    "--out", str(prefix)], tmp_path)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    joints = np.load(prefix.with_suffix(".npy"))
+    assert joints.shape == (24, 22, 3)
+    assert prefix.with_suffix(".bvh").read_text().startswith("HIERARCHY")
+    assert prefix.with_suffix(".mp4").stat().st_size > 0
+    res = _run_cli(["caption", str(prefix.with_suffix(".bvh")), "--model", str(bundle)], tmp_path)
+    assert res.returncode == 0, res.stderr
+    res = _run_cli(["generate", "walk", "--model", str(tmp_path / "missing"), "--out", str(prefix)], tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert (
+        res.stderr.strip().splitlines()[-1].startswith("error: ") and "not a MotionGPT folder" in res.stderr
+    )
