@@ -1,0 +1,701 @@
+"""Evaluation runs for text-to-motion, motion-to-text, prediction and in-between (T2M / MotionGPT protocol).
+
+The model under test is a plain callable, so any generator plugs in:
+
+* ``generate_fn(texts: list[str], lengths: list[int]) -> list[np.ndarray (T_i, 263)]`` raw features;
+* ``caption_fn(motions: list[np.ndarray (T_i, 263)]) -> list[str]``;
+* ``predict_fn(given: list[np.ndarray (t_i, 263)], lengths: list[int]) -> list[np.ndarray (T_i, 263)]``,
+  the whole motion (given frames included);
+* ``inbetween_fn(prefix: list[np.ndarray], suffix: list[np.ndarray], lengths: list[int])
+  -> list[np.ndarray]``,
+  the whole motion.
+
+Every run also scores, in the same replications, the rows that bound the model:
+
+* ``Real``: ground truth (for t2m, another random crop of the same test item, as the reference
+  evaluation does; its FID is therefore small but not 0).
+* ``Nearest neighbour``: retrieval from the *train* split with the evaluator itself — for t2m the train
+  motion whose embedding is closest to the caption's, for m2t the train caption closest to the
+  motion, for pred/in-between the train clip whose given part is closest. It reuses the evaluator's
+  space, so its R-precision flatters it; it is a floor a generator should beat on FID/diversity.
+* ``Shuffled``: a derangement of the test set (every caption/motion paired with another item's): the
+  chance-level lower bound of R-precision (about k/32 for top-k).
+
+Each replication re-draws captions, crops and batch order (``pairs.sample_pairs``); every number is
+reported as mean and 95 % CI half-width over replications. Results are plain JSON-able dicts, see
+``report.format_table`` for the paper-style table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from motiongpt.eval import metrics
+from motiongpt.eval.evaluator import T2MEvaluator
+from motiongpt.eval.pairs import Pairs, crop_motion, distinct_text_order, sample_pairs
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "evaluate_inbetween",
+    "evaluate_m2t",
+    "evaluate_pred",
+    "evaluate_t2m",
+    "evaluator_identity",
+    "run_evaluation",
+]
+
+GenerateFn = Callable[[list[str], list[int]], list[np.ndarray]]
+CaptionFn = Callable[[list[np.ndarray]], list[str]]
+PredictFn = Callable[[list[np.ndarray], list[int]], list[np.ndarray]]
+InbetweenFn = Callable[[list[np.ndarray], list[np.ndarray], list[int]], list[np.ndarray]]
+
+REAL, NEAREST, SHUFFLED, MODEL = "Real", "Nearest neighbour (train)", "Shuffled pairing", "Model"
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+def _derangement(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A permutation with no fixed point: a random order rolled by one."""
+    order = rng.permutation(n)
+    out = np.empty(n, dtype=np.int64)
+    out[order] = np.roll(order, 1)
+    return out
+
+
+def _check_outputs(
+    out: Sequence[np.ndarray], n: int, name: str, lengths: Sequence[int] | None = None
+) -> list:
+    if len(out) != n:
+        raise metrics.MetricInputError(f"{name} returned {len(out)} motions for {n} inputs")
+    res = []
+    for i, m in enumerate(out):
+        m = np.asarray(m, dtype=np.float32)
+        if m.ndim != 2 or m.shape[0] < 4 or not np.isfinite(m).all():
+            raise metrics.MetricInputError(
+                f"{name} output {i} must be finite (T>=4, F) features, got shape {m.shape}"
+            )
+        if lengths is not None and m.shape[0] < lengths[i]:
+            logger.debug("%s output %d has %d frames, asked for %d", name, i, m.shape[0], lengths[i])
+        res.append(m)
+    return res
+
+
+def _summarise(runs: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for row, vals in runs.items():
+        out[row] = {}
+        for k, v in vals.items():
+            if v and all(x is not None for x in v):
+                mean, ci = metrics.mean_ci(v)
+                out[row][k] = {"mean": mean, "ci95": ci}
+    return out
+
+
+def _add(runs: dict[str, dict[str, list[float]]], row: str, vals: dict[str, float]) -> None:
+    for k, v in vals.items():
+        runs.setdefault(row, {}).setdefault(k, []).append(float(v))
+
+
+def _retrieval(
+    text_emb: np.ndarray, motion_emb: np.ndarray, texts: Sequence[str], batch: int
+) -> dict[str, float]:
+    vals: dict[str, float] = {"mm_dist": metrics.mm_dist(text_emb, motion_emb)}
+    if len(text_emb) >= batch:
+        rp = metrics.r_precision(text_emb, motion_emb, 3, batch)
+        vals |= {f"r_precision_top{k + 1}": float(rp[k]) for k in range(3)}
+        order = distinct_text_order(texts, batch)
+        if len(order):
+            rp = metrics.r_precision(text_emb[order], motion_emb[order], 3, batch)
+            vals |= {f"r_precision_distinct_top{k + 1}": float(rp[k]) for k in range(3)}
+    return vals
+
+
+def _distribution(
+    emb: np.ndarray, ref: np.ndarray, rng: np.random.Generator, div_pairs: int
+) -> dict[str, float]:
+    return {
+        "fid": metrics.fid(emb, ref),
+        "diversity": metrics.diversity(emb, min(div_pairs, len(emb) - 1), rng),
+    }
+
+
+def evaluator_identity(evaluator: T2MEvaluator, path: str | Path | None = None) -> dict[str, Any]:
+    """What produced the numbers: the evaluator's folder, weights hash, word vectors and dims."""
+    ident: dict[str, Any] = {"path": str(path) if path else None, "config": evaluator.cfg.to_dict()}
+    ident["config"].pop("train", None)
+    if path is not None and (Path(path) / "model.safetensors").is_file():
+        ident["sha256"] = hashlib.sha256((Path(path) / "model.safetensors").read_bytes()).hexdigest()[:16]
+    trained = Path(path) / "metrics.json" if path is not None else None
+    if trained is not None and trained.is_file():  # written by train_evaluator
+        info = json.loads(trained.read_text(encoding="utf-8"))
+        ident["trained"] = {k: info.get(k) for k in ("data", "steps", "loss", "val_r_precision_top3")}
+    return ident
+
+
+def data_summary(root: str | Path | None, dataset: Sequence[Any], split: str = "test") -> dict[str, Any]:
+    """Clip and caption counts of the evaluated split, and the corpus manifest (``corpus.json``) if any."""
+    captions = [c for clip in dataset for c in clip.captions]
+    out: dict[str, Any] = {
+        "root": str(root) if root else None,
+        "split": split,
+        "items": len(dataset),
+        "captions": len(captions),
+        "distinct_caption_texts": len({c.text for c in captions}),
+    }
+    manifest = Path(root) / "corpus.json" if root else None
+    if manifest is not None and manifest.is_file():
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            out["manifest_error"] = str(e)
+        else:
+            out["manifest"] = {
+                k: v for k, v in data.items() if not isinstance(v, list | dict) or len(v) <= 50
+            }
+            share = _templated_share(data)
+            if share is not None:
+                out["templated_caption_share"] = share
+    return out
+
+
+def _templated_share(data: Any) -> float | None:
+    """Find the share of templated captions in a corpus manifest (a ratio or a count over captions)."""
+    if not isinstance(data, dict):
+        return None
+    flat: dict[str, Any] = {}
+
+    def walk(d: dict[str, Any], prefix: str = "") -> None:
+        for k, v in d.items():
+            if isinstance(v, dict):
+                walk(v, f"{prefix}{k}.")
+            else:
+                flat[f"{prefix}{k}"] = v
+
+    walk(data)
+    for k, v in flat.items():
+        if "templated" in k.lower() and (
+            "share" in k.lower() or "fraction" in k.lower() or "ratio" in k.lower()
+        ):
+            return float(v)
+    counts = [v for k, v in flat.items() if "templated" in k.lower() and isinstance(v, int | float)]
+    totals = [v for k, v in flat.items() if k.lower().endswith("captions") and isinstance(v, int | float)]
+    if counts and totals and max(totals) > 0:
+        return float(counts[0]) / float(max(totals))
+    return None
+
+
+def _progress(iterable: Any, desc: str, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(iterable, desc=desc, disable=not enabled, leave=False)
+
+
+def _header(
+    task: str,
+    replications: int,
+    seed: int,
+    evaluator: T2MEvaluator,
+    evaluator_path: Any,
+    data: dict[str, Any],
+    model_name: str | None,
+    has_model: bool,
+) -> dict[str, Any]:
+    notes = []
+    if not has_model:
+        notes.append("no model given: only Real and the baselines were evaluated")
+    if data.get("templated_caption_share"):
+        notes.append(
+            f"{data['templated_caption_share']:.0%} of the corpus captions are templated from labels; "
+            "retrieval over templated captions is partly ambiguous (see r_precision_distinct_*)"
+        )
+    return {
+        "task": task,
+        "replications": replications,
+        "seed": seed,
+        "evaluator": evaluator_identity(evaluator, evaluator_path),
+        "data": data,
+        "model": (model_name or "model") if has_model else None,
+        "notes": notes,
+    }
+
+
+# --- text to motion -----------------------------------------------------------------------------------
+
+
+def evaluate_t2m(
+    generate_fn: GenerateFn | None,
+    dataset: Sequence[Any],
+    evaluator: T2MEvaluator,
+    train: Sequence[Any] | None = None,
+    replications: int = 20,
+    seed: int = 0,
+    batch_size: int = 32,
+    diversity_pairs: int = 300,
+    mm_prompts: int = 100,
+    mm_samples: int = 30,
+    mm_pairs: int = 10,
+    model_name: str | None = None,
+    data_root: str | Path | None = None,
+    evaluator_path: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Text-to-motion: R-precision top-1/2/3, FID, MM-Dist, Diversity (and MultiModality for the model).
+
+    Args:
+        generate_fn: the model (``None``: only Real and baselines).
+        dataset: the test split (``Sequence`` of clips with ``features`` and ``captions``).
+        evaluator: the text/motion evaluator.
+        train: the train split, for the nearest-neighbour baseline (skipped when ``None``).
+        replications: independent repetitions (20 in the protocol).
+        mm_prompts, mm_samples, mm_pairs: MultiModality design (100 × 30, 10 pairs in the protocol).
+    """
+    if replications < 1:
+        raise ValueError(f"replications must be >= 1, got {replications}")
+    cfg = evaluator.cfg
+    runs: dict[str, dict[str, list[float]]] = {}
+    index = {clip.name: i for i, clip in enumerate(dataset)}
+    train_emb, train_motions = None, None
+    if train is not None and len(train):
+        train_pairs = sample_pairs(train, np.random.default_rng(seed + 99_991), coin=False, shuffle=False)
+        train_motions = train_pairs.motions
+        train_emb = evaluator.embed_motions(train_motions)
+    for r in _progress(range(replications), "t2m replications", progress):
+        rng = np.random.default_rng([seed, r])
+        ref = sample_pairs(dataset, rng)  # reference motions (FID) and the captions of this replication
+        text_emb = evaluator.embed_captions(ref.tokens)
+        ref_emb = evaluator.embed_motions(ref.motions)
+        real = [
+            crop_motion(np.asarray(dataset[index[n]].features), rng, cfg.max_motion_len, cfg.unit_length)
+            for n in ref.names
+        ]
+        rows: dict[str, np.ndarray] = {REAL: evaluator.embed_motions(real)}
+        rows[SHUFFLED] = ref_emb[_derangement(len(ref), rng)]
+        if train_emb is not None:
+            nn_idx = np.argmin(metrics.euclidean_distance_matrix(text_emb, train_emb), axis=1)
+            rows[NEAREST] = train_emb[nn_idx]
+        if generate_fn is not None:
+            out = _check_outputs(
+                generate_fn(list(ref.texts), ref.lengths), len(ref), "generate_fn", ref.lengths
+            )
+            rows[MODEL] = evaluator.embed_motions(out)
+        for row, emb in rows.items():
+            _add(
+                runs,
+                row,
+                _retrieval(text_emb, emb, ref.texts, batch_size)
+                | _distribution(emb, ref_emb, rng, diversity_pairs),
+            )
+        if generate_fn is not None and mm_samples >= 2:
+            _add(
+                runs,
+                MODEL,
+                {
+                    "multimodality": _multimodality(
+                        generate_fn, ref, evaluator, rng, mm_prompts, mm_samples, mm_pairs
+                    )
+                },
+            )
+        if train_emb is not None:
+            _add(runs, NEAREST, {"multimodality": 0.0})  # retrieval is deterministic
+    result = _header(
+        "t2m",
+        replications,
+        seed,
+        evaluator,
+        evaluator_path,
+        data_summary(data_root, dataset),
+        model_name,
+        generate_fn is not None,
+    )
+    result["settings"] = {
+        "batch_size": batch_size,
+        "diversity_pairs": diversity_pairs,
+        "mm_prompts": mm_prompts,
+        "mm_samples": mm_samples,
+        "mm_pairs": mm_pairs,
+    }
+    result["rows"] = _summarise(runs)
+    return result
+
+
+def _multimodality(
+    generate_fn: GenerateFn,
+    ref: Pairs,
+    evaluator: T2MEvaluator,
+    rng: np.random.Generator,
+    prompts: int,
+    samples: int,
+    pairs: int,
+) -> float:
+    n = min(prompts, len(ref))
+    texts, lengths = list(ref.texts[:n]), ref.lengths[:n]
+    emb = []
+    for _ in range(samples):
+        out = _check_outputs(generate_fn(texts, lengths), n, "generate_fn")
+        emb.append(evaluator.embed_motions(out))
+    return metrics.multimodality(np.stack(emb, axis=1), min(pairs, samples), rng)  # (P, S, D)
+
+
+# --- motion to text -----------------------------------------------------------------------------------
+
+
+def evaluate_m2t(
+    caption_fn: CaptionFn | None,
+    dataset: Sequence[Any],
+    evaluator: T2MEvaluator,
+    train: Sequence[Any] | None = None,
+    replications: int = 20,
+    seed: int = 0,
+    batch_size: int = 32,
+    text_metrics: bool = True,
+    meteor: bool | None = None,
+    bertscore: bool = True,
+    model_name: str | None = None,
+    data_root: str | Path | None = None,
+    evaluator_path: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Motion-to-text: R-precision and MM-Dist of generated captions against the motions (every
+    replication), and BLEU@1/4, ROUGE-L, CIDEr, METEOR, BERTScore against all reference captions of
+    each item (first replication only: they do not depend on the batch draw)."""
+    from motiongpt.data.pos import pos_tag
+
+    if replications < 1:
+        raise ValueError(f"replications must be >= 1, got {replications}")
+    runs: dict[str, dict[str, list[float]]] = {}
+    captions: dict[str, dict[str, Any]] = {}
+    train_texts, train_emb = None, None
+    if train is not None and len(train):
+        uniq = {c.text: tuple(c.tokens) for clip in train for c in clip.captions}
+        train_texts = list(uniq)
+        train_emb = evaluator.embed_captions(list(uniq.values()))
+    for r in _progress(range(replications), "m2t replications", progress):
+        rng = np.random.default_rng([seed, r])
+        ref = sample_pairs(dataset, rng)
+        motion_emb = evaluator.embed_motions(ref.motions)
+        gt_text_emb = evaluator.embed_captions(ref.tokens)
+        rows: dict[str, tuple[np.ndarray, list[str]]] = {REAL: (gt_text_emb, list(ref.texts))}
+        perm = _derangement(len(ref), rng)
+        rows[SHUFFLED] = (gt_text_emb[perm], [ref.texts[i] for i in perm])
+        if train_emb is not None:
+            nn_idx = np.argmin(metrics.euclidean_distance_matrix(motion_emb, train_emb), axis=1)
+            rows[NEAREST] = (train_emb[nn_idx], [train_texts[i] for i in nn_idx])
+        if caption_fn is not None:
+            texts = list(caption_fn(list(ref.motions)))
+            if len(texts) != len(ref) or not all(isinstance(t, str) for t in texts):
+                raise metrics.MetricInputError(f"caption_fn must return {len(ref)} strings, got {len(texts)}")
+            rows[MODEL] = (evaluator.embed_captions(pos_tag(texts)), texts)
+        for row, (temb, texts) in rows.items():
+            vals = _retrieval(temb, motion_emb, ref.texts, batch_size)
+            _add(runs, row, vals)
+            if r == 0 and text_metrics and row != REAL:
+                from motiongpt.eval.text_metrics import caption_metrics
+
+                captions[row] = caption_metrics(texts, ref.all_texts, meteor=meteor, bertscore=bertscore)
+    result = _header(
+        "m2t",
+        replications,
+        seed,
+        evaluator,
+        evaluator_path,
+        data_summary(data_root, dataset),
+        model_name,
+        caption_fn is not None,
+    )
+    result["settings"] = {
+        "batch_size": batch_size,
+        "text_metrics_on": "replication 0, all references per item",
+    }
+    result["rows"] = _summarise(runs)
+    for row, vals in captions.items():
+        result["rows"].setdefault(row, {})["captioning"] = vals
+    return result
+
+
+# --- prediction and in-between ------------------------------------------------------------------------
+
+
+def _joints(features: np.ndarray) -> np.ndarray:
+    from motiongpt.motion.features import features_to_joints
+
+    return np.asarray(features_to_joints(features))  # (T, 22, 3) metres
+
+
+def _completion_rows(
+    task: str,
+    fn: Callable[..., list[np.ndarray]] | None,
+    dataset: Sequence[Any],
+    evaluator: T2MEvaluator,
+    train: Sequence[Any] | None,
+    given: float,
+    replications: int,
+    seed: int,
+    diversity_pairs: int,
+    progress: bool,
+) -> dict[str, dict[str, list[float]]]:
+    runs: dict[str, dict[str, list[float]]] = {}
+
+    def spans(n: int) -> tuple[int, int]:  # the frames to be generated: [a, b)
+        k = max(1, int(n * given))
+        return (k, n) if task == "pred" else (k, n - k)
+
+    train_bank = None
+    if train is not None and len(train):
+        tp = sample_pairs(train, np.random.default_rng(seed + 99_991), coin=False, shuffle=False)
+        keys = [m[: max(4, spans(len(m))[0])] for m in tp.motions]
+        train_bank = (tp.motions, evaluator.embed_motions(keys))
+    for r in _progress(range(replications), f"{task} replications", progress):
+        rng = np.random.default_rng([seed, r])
+        ref = sample_pairs(dataset, rng)
+        lengths = ref.lengths
+        cut = [spans(n) for n in lengths]
+        prefix = [m[:a] for m, (a, _) in zip(ref.motions, cut, strict=True)]
+        suffix = [m[b:] for m, (_, b) in zip(ref.motions, cut, strict=True)]
+        ref_emb = evaluator.embed_motions(ref.motions)
+        outputs: dict[str, list[np.ndarray]] = {REAL: list(ref.motions)}
+
+        def splice(donors: Sequence[np.ndarray]) -> list[np.ndarray]:
+            out = []
+            for m, d, (a, b) in zip(ref.motions, donors, cut, strict=True):
+                mid = (
+                    d[a:b]
+                    if len(d) >= b
+                    else np.concatenate([d[a:], np.repeat(d[-1:], b - len(d), 0)])[: b - a]
+                )
+                out.append(np.concatenate([m[:a], mid, m[b:]]))
+            return out
+
+        perm = _derangement(len(ref), rng)
+        outputs[SHUFFLED] = splice([ref.motions[i] for i in perm])
+        if train_bank is not None:
+            keys = evaluator.embed_motions(
+                [p if len(p) >= 4 else m[:4] for p, m in zip(prefix, ref.motions, strict=True)]
+            )
+            nn_idx = np.argmin(metrics.euclidean_distance_matrix(keys, train_bank[1]), axis=1)
+            outputs[NEAREST] = splice([train_bank[0][i] for i in nn_idx])
+        if fn is not None:
+            raw = fn(prefix, lengths) if task == "pred" else fn(prefix, suffix, lengths)
+            outputs[MODEL] = _check_outputs(raw, len(ref), f"{task} function", lengths)
+        gt_joints = [_joints(m) for m in ref.motions]
+        for row, motions in outputs.items():
+            emb = evaluator.embed_motions(motions)
+            vals = _distribution(emb, ref_emb, rng, diversity_pairs)
+            ade, fde = [], []
+            for m, g, (a, b) in zip(motions, gt_joints, cut, strict=True):
+                n = min(len(m), len(g))  # a model's output may be a few frames short (4-frame tokens)
+                if a >= min(b, n):
+                    continue
+                e = metrics.ade_fde(_joints(m[:n]), g[:n], a, min(b, n))
+                ade.append(e[0])
+                fde.append(e[1])
+            vals |= {"ade": float(np.mean(ade)), "fde": float(np.mean(fde))} if ade else {}
+            _add(runs, row, vals)
+    return runs
+
+
+def evaluate_pred(
+    predict_fn: PredictFn | None,
+    dataset: Sequence[Any],
+    evaluator: T2MEvaluator,
+    train: Sequence[Any] | None = None,
+    given: float = 0.2,
+    replications: int = 20,
+    seed: int = 0,
+    diversity_pairs: int = 300,
+    model_name: str | None = None,
+    data_root: str | Path | None = None,
+    evaluator_path: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Motion prediction from the first ``given`` share of each motion: FID, Diversity, ADE, FDE.
+
+    ADE/FDE are MotionGPT's: per frame the Euclidean norm of the flattened 22×3 joint-position
+    difference, in metres, averaged over the predicted frames (ADE) or taken at the last (FDE).
+    """
+    if not 0 < given < 1:
+        raise ValueError(f"given must be in (0, 1), got {given}")
+    runs = _completion_rows(
+        "pred", predict_fn, dataset, evaluator, train, given, replications, seed, diversity_pairs, progress
+    )
+    result = _header(
+        "pred",
+        replications,
+        seed,
+        evaluator,
+        evaluator_path,
+        data_summary(data_root, dataset),
+        model_name,
+        predict_fn is not None,
+    )
+    result["settings"] = {
+        "given": given,
+        "ade_fde_units": "metres, norm of the flattened 22x3 pose difference",
+    }
+    result["rows"] = _summarise(runs)
+    return result
+
+
+def evaluate_inbetween(
+    inbetween_fn: InbetweenFn | None,
+    dataset: Sequence[Any],
+    evaluator: T2MEvaluator,
+    train: Sequence[Any] | None = None,
+    given: float = 0.25,
+    replications: int = 20,
+    seed: int = 0,
+    diversity_pairs: int = 300,
+    model_name: str | None = None,
+    data_root: str | Path | None = None,
+    evaluator_path: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """In-between: the first and last ``given`` share are given; FID, Diversity, ADE/FDE on the middle."""
+    if not 0 < given < 0.5:
+        raise ValueError(f"given must be in (0, 0.5), got {given}")
+    runs = _completion_rows(
+        "inbetween",
+        inbetween_fn,
+        dataset,
+        evaluator,
+        train,
+        given,
+        replications,
+        seed,
+        diversity_pairs,
+        progress,
+    )
+    result = _header(
+        "inbetween",
+        replications,
+        seed,
+        evaluator,
+        evaluator_path,
+        data_summary(data_root, dataset),
+        model_name,
+        inbetween_fn is not None,
+    )
+    result["settings"] = {
+        "given": given,
+        "ade_fde_units": "metres, norm of the flattened 22x3 pose difference",
+    }
+    result["rows"] = _summarise(runs)
+    return result
+
+
+# --- one entry point for the CLI ----------------------------------------------------------------------
+
+TASKS = ("t2m", "m2t", "pred", "inbetween")
+QUICK = {"replications": 3, "mm_prompts": 10, "mm_samples": 5}
+
+
+def _model_fn(task: str, model_dir: str | Path, seed: int = 0, chunk: int = 32) -> Callable[..., Any]:
+    """The model under test as the task's callable, built on ``motiongpt.lm.pipeline.MotionGPT``.
+
+    Lengths are asked for in seconds (``n / 20``), which the pipeline turns into ``n // 4`` motion tokens;
+    inputs are sent in chunks of ``chunk``; every call uses a new sampling seed (MultiModality needs it).
+    """
+    try:
+        from motiongpt.lm.pipeline import Motion, MotionGPT
+    except ImportError as e:
+        raise NotAvailableError(
+            f"--model: the language model (motiongpt.lm) is not available yet ({e})"
+        ) from None
+    mg = MotionGPT.from_pretrained(model_dir)
+    calls = iter(range(seed * 1_000_003, 2**62))
+
+    def chunks(n: int) -> Any:
+        return (slice(i, i + chunk) for i in range(0, n, chunk))
+
+    def feats(ms: Any) -> list[np.ndarray]:
+        return [np.asarray(m.features, np.float32) for m in ms]
+
+    def t2m(texts: list[str], lengths: list[int]) -> list[np.ndarray]:
+        s, out = next(calls), []
+        for sl in chunks(len(texts)):
+            secs = [n / 20 for n in lengths[sl]]  # the protocol's lengths are <= 196 frames
+            out += feats(mg.generate_motion(texts[sl], seconds=secs, seed=s, allow_long=True))
+        return out
+
+    def m2t(motions: list[np.ndarray]) -> list[str]:
+        out: list[str] = []
+        for sl in chunks(len(motions)):
+            out += mg.caption([Motion.from_features(m) for m in motions[sl]])
+        return out
+
+    def pred(given: list[np.ndarray], lengths: list[int]) -> list[np.ndarray]:
+        s, out = next(calls), []
+        for g, n in zip(given, lengths, strict=True):  # one length per call
+            secs = max(n - len(g), 4) / 20
+            out += feats([mg.predict(Motion.from_features(g), seconds=secs, seed=s, allow_long=True)])
+        return out
+
+    def inbetween(prefix: list[np.ndarray], suffix: list[np.ndarray], lengths: list[int]) -> list[np.ndarray]:
+        s, out = next(calls), []
+        for a, b, n in zip(prefix, suffix, lengths, strict=True):
+            mid = max(n - len(a) - len(b), 4) / 20
+            out += feats(
+                [mg.inbetween(Motion.from_features(a), Motion.from_features(b), seconds=mid, seed=s)]
+            )
+        return out
+
+    return {"t2m": t2m, "m2t": m2t, "pred": pred, "inbetween": inbetween}[task]
+
+
+class NotAvailableError(metrics.MetricInputError):
+    """A requested part of the evaluation (e.g. the language model) does not exist yet."""
+
+
+def run_evaluation(
+    task: str,
+    data: str | Path,
+    evaluator: str | Path,
+    model: str | Path | None = None,
+    replications: int | None = None,
+    quick: bool = False,
+    seed: int = 0,
+    split: str = "test",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Load the corpus, evaluator and (optionally) model; run the task's protocol; return the JSON dict.
+
+    ``quick`` runs 3 replications and a small MultiModality design (10 prompts × 5 samples) and skips
+    METEOR; ``replications`` overrides the count either way.
+    """
+    from motiongpt.data import HumanML3D
+
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {list(TASKS)}, got {task!r}")
+    ev = T2MEvaluator.from_pretrained(evaluator)
+    reps = replications if replications is not None else (QUICK["replications"] if quick else 20)
+    dataset = HumanML3D(data, split, max_frames=ev.cfg.max_motion_len)
+    train = HumanML3D(data, "train", max_frames=ev.cfg.max_motion_len) if split != "train" else dataset
+    fn = _model_fn(task, model, seed) if model is not None else None
+    common = dict(
+        replications=reps,
+        seed=seed,
+        data_root=data,
+        evaluator_path=evaluator,
+        progress=progress,
+        model_name=str(model) if model else None,
+    )
+    if task == "t2m":
+        mm = {k: QUICK[k] for k in ("mm_prompts", "mm_samples")} if quick else {}
+        result = evaluate_t2m(fn, dataset, ev, train, **common, **mm)
+    elif task == "m2t":
+        result = evaluate_m2t(fn, dataset, ev, train, meteor=False if quick else None, **common)
+    elif task == "pred":
+        result = evaluate_pred(fn, dataset, ev, train, **common)
+    else:
+        result = evaluate_inbetween(fn, dataset, ev, train, **common)
+    result["quick"] = quick
+    result["data"]["split"] = split
+    return result

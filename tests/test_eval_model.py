@@ -1,0 +1,45 @@
+"""The evaluation adapters around ``motiongpt.lm.pipeline.MotionGPT``, with a tiny random bundle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from motiongpt.eval.protocol import _model_fn
+
+lm_fixtures = pytest.importorskip("test_lm_fixtures", reason="the LM test fixtures are not available")
+one_thread = lm_fixtures.one_thread  # fixtures shared with the LM tests
+tiny_dirs = lm_fixtures.tiny_dirs
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny_dirs, tmp_path_factory):  # noqa: F811
+    return lm_fixtures.save_tiny_bundle(
+        tmp_path_factory.mktemp("bundle") / "mg", tiny_dirs["causal"], finetune="lora"
+    )
+
+
+def test_adapters_return_the_protocol_shapes(bundle):
+    gen = _model_fn("t2m", bundle)
+    out = gen(["a person walks", "someone jumps"], [40, 48])
+    assert [o.shape for o in out] == [(40, 263), (48, 263)]
+    assert all(np.isfinite(o).all() for o in out)
+    caps = _model_fn("m2t", bundle)(out)
+    assert len(caps) == 2 and all(isinstance(c, str) for c in caps)
+    pred = _model_fn("pred", bundle)([o[:8] for o in out], [40, 48])
+    assert [p.shape[0] for p in pred] == [40, 48]
+    inb = _model_fn("inbetween", bundle)([o[:12] for o in out], [o[-12:] for o in out], [40, 48])
+    assert [p.shape[0] for p in inb] == [40, 48]
+
+
+def test_cli_with_model(bundle, tiny_corpus, tmp_path):
+    from motiongpt.eval.evaluator import EvaluatorConfig, T2MEvaluator
+    from test_eval_cli import _run
+
+    cfg = EvaluatorConfig(dim_text_hidden=16, dim_movement_hidden=16, dim_movement_latent=16,
+                          dim_motion_hidden=16, dim_coemb=16)  # fmt: skip
+    T2MEvaluator(cfg).save_pretrained(tmp_path / "ev")
+    res = _run("eval", "--task", "t2m", "--data", str(tiny_corpus), "--evaluator", str(tmp_path / "ev"),
+               "--model", str(bundle), "--quick", "--replications", "1")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "Model" in res.stderr and '"multimodality"' in res.stdout
