@@ -217,10 +217,9 @@ def test_collate_cuts_long_examples(tiny_dirs):  # noqa: F811
 
 
 def test_t5_span_corruption_uses_the_sentinels():
-    from test_lm_fixtures import tiny_t5, tiny_tokenizer
-
     from motiongpt.lm.model import MotionLanguageModel
     from motiongpt.lm.train import _sentinels, sentinel_tokens
+    from test_lm_fixtures import tiny_t5, tiny_tokenizer
 
     tok = tiny_tokenizer(t5_style=True)
     tok.add_special_tokens({"additional_special_tokens": [f"<extra_id_{i}>" for i in range(100)]})
@@ -241,7 +240,6 @@ def test_t5_span_corruption_uses_the_sentinels():
 @pytest.mark.slow
 def test_cmu_descriptions_from_the_shared_data():
     from conftest import shared_data
-
     from motiongpt.lm.tasks import action_steps, read_text_source
 
     texts = read_text_source(shared_data(), exclude=["walk"])

@@ -141,3 +141,30 @@ def test_cli_train_lm(tiny_setup, tmp_path):
     assert saved.max_steps == 1 and saved.val_examples == 4
     bad = subprocess.run(cmd[:-2] + ["--set", "nope=1"], capture_output=True, text=True, env=env, timeout=300)
     assert bad.returncode == 2 and "unknown key" in bad.stderr
+
+
+def test_token_clips_match_the_humanml3d_items(tmp_path):
+    """The LM reads texts + tokens only; it sees the same items and captions as HumanML3D (spans too)."""
+    from conftest import write_tiny_corpus
+    from motiongpt.data.humanml3d import HumanML3D
+    from motiongpt.lm.tasks import read_token_clips
+    from motiongpt.tokenizer.config import VQConfig
+    from motiongpt.tokenizer.model import MotionTokenizer
+    from motiongpt.tokenizer.tokenize import load_tokens, tokenize_corpus
+
+    corpus = write_tiny_corpus(tmp_path / "c", n_clips=12)
+    first = (corpus / "train.txt").read_text().split()[0]
+    with open(corpus / "texts" / f"{first}.txt", "a", encoding="utf-8") as f:
+        f.write("a man jumps#a/DET man/NOUN jump/VERB#0.5#2.5\n")  # a 40-frame span of the clip
+    vq = MotionTokenizer(VQConfig(width=16, code_dim=16, codebook_size=16, depth=1)).save_pretrained(
+        tmp_path / "vq"
+    )
+    tokenize_corpus(vq, corpus, tmp_path / "tok", splits=("train",))
+    clips = read_token_clips(corpus, "train", load_tokens(tmp_path / "tok" / "train.npz"), 40, 196)
+    items = HumanML3D(corpus, "train", 40, 196)
+    assert {c.name: c.captions for c in clips} == {m.name: tuple(x.text for x in m.captions) for m in items}
+    assert f"{first}#0.5#2.5" in {c.name for c in clips}
+    assert all(
+        len(c.tokens) == len(m) // 4
+        for c, m in zip(sorted(clips, key=lambda c: c.name), sorted(items, key=lambda m: m.name), strict=True)
+    )

@@ -31,7 +31,7 @@ import logging
 import os
 import random
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -39,6 +39,7 @@ from typing import Literal
 import numpy as np
 
 from motiongpt.data.captions import split_description
+from motiongpt.data.humanml3d import Caption, read_split, read_texts
 from motiongpt.data.instructions import InstructionSet, fill
 from motiongpt.errors import ConfigError, CorpusError
 from motiongpt.lm.vocab import MotionVocab
@@ -52,7 +53,6 @@ INBETWEEN_GIVEN = 0.25  # in-between sees the first and the last 25%
 SPEED_ORDER = ("walk", "run", "dash")  # Bandai Namco contents, slowest first
 
 Kind = Literal["motion", "text", "lm"]
-TEXT_TASKS = ("t2t_rephrase", "t2t_steps", "t2t_count", "text_lm")
 PAIR_TASKS = ("edit_style", "edit_faster", "edit_slower")
 
 
@@ -443,33 +443,55 @@ def read_manifest(corpus: str | os.PathLike) -> dict[str, dict]:
     return clips if isinstance(clips, dict) else {}
 
 
-def _base_name(name: str) -> str:
-    return name.split("#", 1)[0]
-
-
-def make_token_clips(
-    clips: Sequence, tokens: Mapping[str, np.ndarray], manifest: Mapping[str, dict] | None = None
+def read_token_clips(
+    corpus: str | os.PathLike,
+    split: str,
+    tokens: Mapping[str, np.ndarray],
+    min_frames: int = 40,
+    max_frames: int = 196,
 ) -> list[TokenClip]:
-    """Join corpus clips (``MotionClip``, anything with ``name`` and ``captions``) with their tokens.
+    """The items of a corpus split as the LM sees them (captions, tokens, labels), without feature files.
 
-    Clips without tokens are skipped (logged); ``manifest`` adds content/style/source labels.
+    ``tokens`` maps ``HumanML3D`` item names (``"{name}"``, or ``"{name}#{start:g}#{end:g}"`` for a
+    time-span caption) to codebook indices, as ``motiongpt tokenize`` writes them. An item is kept when
+    its clip is listed in ``{split}.txt``, it has captions for that span, and its length ``T`` can lie in
+    ``[min_frames, max_frames]`` (``T`` is known to within a token: ``4N <= T < 4N + 4``). Labels come
+    from ``corpus.json`` when present. Only ``texts/`` and the split lists are read.
     """
-    manifest = manifest or {}
-    out, missing = [], 0
-    for clip in clips:
-        tok = tokens.get(clip.name)
-        if tok is None:
-            missing += 1
+    root = Path(corpus)
+    members = set(read_split(root, split))
+    manifest = read_manifest(root)
+    captions: dict[str, list[Caption]] = {}
+    out, n_out_of_range, n_uncaptioned = [], 0, 0
+    for name, tok in tokens.items():
+        base = name.split("#", 1)[0]
+        if base not in members:
             continue
-        entry = manifest.get(_base_name(clip.name), {})
-        caps = tuple(dict.fromkeys(c.text if hasattr(c, "text") else str(c) for c in clip.captions))
-        out.append(TokenClip(
-            clip.name, np.asarray(tok, dtype=np.int64).reshape(-1), caps, entry.get("content"),
-            entry.get("style"), entry.get("source"), bool(entry.get("templated", False)),
-        ))  # fmt: skip
-    if missing:
-        log.warning("%d clips have no motion tokens and are left out", missing)
-    return [c for c in out if c.n_tokens >= 1]
+        t_min, t_max = FRAMES_PER_TOKEN * len(tok), FRAMES_PER_TOKEN * len(tok) + FRAMES_PER_TOKEN - 1
+        if len(tok) == 0 or t_max < min_frames or t_min > max_frames:
+            n_out_of_range += 1
+            continue
+        if base not in captions:
+            path = root / "texts" / f"{base}.txt"
+            if not path.is_file():
+                raise CorpusError(f"{split}.txt lists {base!r} but {path} is missing")
+            captions[base] = read_texts(path)
+        texts = tuple(dict.fromkeys(c.text for c in captions[base] if _item_name(base, c) == name))
+        if not texts:
+            n_uncaptioned += 1
+            continue
+        e = manifest.get(base, {})
+        out.append(TokenClip(name, np.asarray(tok, dtype=np.int64), texts, e.get("content"), e.get("style"),
+                             e.get("source"), bool(e.get("templated", False))))  # fmt: skip
+    if n_out_of_range or n_uncaptioned:
+        log.info("%s/%s: %d items outside %d..%d frames, %d without captions left out; %d kept",
+                 root, split, n_out_of_range, min_frames, max_frames, n_uncaptioned, len(out))  # fmt: skip
+    return out
+
+
+def _item_name(base: str, caption: Caption) -> str:
+    """The ``HumanML3D`` item a caption belongs to (its clip, or the clip's time span)."""
+    return base if caption.is_whole_clip else f"{base}#{caption.start:g}#{caption.end:g}"
 
 
 def read_text_source(source: str | os.PathLike, exclude: Sequence[str] = ()) -> list[str]:
@@ -502,6 +524,4 @@ def held_out_descriptions(manifest: Mapping[str, dict]) -> list[str]:
                    if e.get("split") in ("val", "test") and e.get("description")})  # fmt: skip
 
 
-Builder = Callable[[random.Random], Example]
-
-__all__ = ["Example", "TaskBuilder", "TaskSampler", "TokenClip", "make_token_clips", "read_text_source"]
+__all__ = ["Example", "TaskBuilder", "TaskSampler", "TokenClip", "read_text_source", "read_token_clips"]

@@ -30,7 +30,6 @@ from torch.utils.data import DataLoader, Sampler
 
 from motiongpt._io import atomic_write_text
 from motiongpt.config import YamlConfig, check_choice
-from motiongpt.data.humanml3d import HumanML3D
 from motiongpt.data.instructions import fill, load_instructions
 from motiongpt.errors import CheckpointError, ConfigError, CorpusError
 from motiongpt.lm.collate import LMCollator
@@ -41,9 +40,9 @@ from motiongpt.lm.tasks import (
     TaskSampler,
     TokenClip,
     held_out_descriptions,
-    make_token_clips,
     read_manifest,
     read_text_source,
+    read_token_clips,
 )
 
 log = logging.getLogger(__name__)
@@ -162,10 +161,22 @@ class OffsetSampler(Sampler[int]):
         return iter(range(min(self.n, int(self.start())), self.n))
 
 
+class _StepLoader(DataLoader):
+    """A DataLoader whose position is the trainer's step (through ``OffsetSampler``): nothing to save, and
+    Lightning need not warn that a mid-epoch resume cannot restore it."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
 def load_clips(
     data: str | os.PathLike, tokens: str | os.PathLike, split: str, cfg: LMTrainConfig
 ) -> list[TokenClip]:
-    """The clips of one split with their motion tokens (``{tokens}/{split}.npz``) and labels."""
+    """The clips of one split with their motion tokens (``{tokens}/{split}.npz``) and labels; reads the
+    corpus's texts and split lists only, not its feature files."""
     from motiongpt.tokenizer.tokenize import load_tokens
 
     path = Path(tokens) / f"{split}.npz"
@@ -176,8 +187,7 @@ def load_clips(
     if k is not None and k != cfg.model.codebook_size:
         raise ConfigError(f"{path} holds tokens of a {k}-code tokenizer but the LM has codebook_size="
                           f"{cfg.model.codebook_size}")  # fmt: skip
-    clips = HumanML3D(data, split, cfg.min_frames, cfg.max_frames)
-    return make_token_clips(clips, load_tokens(path), read_manifest(data))
+    return read_token_clips(data, split, load_tokens(path), cfg.min_frames, cfg.max_frames)
 
 
 def sentinel_tokens(tokenizer: Any, n: int = 100) -> list[str]:
@@ -329,18 +339,18 @@ def train_lm(
                         if e.get("split") == "train" and e.get("description")})  # fmt: skip
     sentinels = _sentinels(model, cfg.motion_objective)
     builder = TaskBuilder(templates, model.vocab, train_clips, texts, cfg.canonical_templates, sentinels)
-    per_step = cfg.batch_size * cfg.accumulate
-    train_set = TaskSampler(builder, cfg.mixture, cfg.max_steps * per_step, seed=cfg.seed)
-    log.info("LM %s: %d train clips, %d val clips, %d texts; mixture %s; out=%s", cfg.stage, len(train_clips),
-             len(val_clips), len(texts), train_set.ratios, out)  # fmt: skip
-
     collate = LMCollator(model, cfg.max_length)
     trainer = make_trainer(
         out, max_steps=cfg.max_steps, val_every=cfg.val_every, monitor="val/loss", accelerator=accelerator,
         devices=devices, precision=cfg.precision, grad_clip=cfg.grad_clip, accumulate=cfg.accumulate,
         log_every=cfg.log_every, progress_bar=progress_bar, resume=ckpt is not None,
     )  # fmt: skip
-    loader = DataLoader(
+    # one example stream for all processes: step s starts at item s * per_step, whatever the resume point
+    per_step = cfg.batch_size * cfg.accumulate * trainer.world_size
+    train_set = TaskSampler(builder, cfg.mixture, cfg.max_steps * per_step, seed=cfg.seed)
+    log.info("LM %s: %d train clips, %d val clips, %d texts; mixture %s; out=%s", cfg.stage, len(train_clips),
+             len(val_clips), len(texts), train_set.ratios, out)  # fmt: skip
+    loader = _StepLoader(
         train_set, batch_size=cfg.batch_size, collate_fn=collate, num_workers=cfg.num_workers,
         sampler=OffsetSampler(len(train_set), lambda: trainer.global_step * per_step), drop_last=False,
     )  # fmt: skip
