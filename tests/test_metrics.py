@@ -46,6 +46,12 @@ def test_fid_identical_sets_is_zero_and_shift_is_squared_norm():
     assert M.fid(x, x + 2.0) == pytest.approx(16 * 4.0, rel=1e-6)
 
 
+def test_fid_identical_rank_deficient_sets_is_not_negative():
+    # fewer samples than dims (singular covariance): sqrtm round-off must not give a negative FID
+    x = np.random.default_rng(0).normal(size=(412, 512)) * 20
+    assert M.fid(x, x) == 0.0
+
+
 def test_fid_of_gaussians_closed_form():
     # 1-D: N(0, 1) vs N(0, 4): (1 + 4 - 2*2) = 1 with exact sample moments.
     x = np.array([-1.0, 1.0, -1.0, 1.0])  # sample var (ddof=1) = 4/3

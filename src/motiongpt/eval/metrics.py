@@ -159,7 +159,9 @@ def fid(emb_a: np.ndarray, emb_b: np.ndarray) -> float:
         covmean = covmean.real
     diff = mu_a - mu_b
     value = float(diff @ diff + np.trace(s_a) + np.trace(s_b) - 2.0 * np.trace(covmean))
-    return max(value, 0.0) if value > -1e-6 else value
+    # round-off of identical sets can be slightly negative, in proportion to the covariances' scale
+    tol = 1e-7 * max(1.0, float(np.trace(s_a) + np.trace(s_b)))
+    return 0.0 if -tol < value < 0.0 else value
 
 
 def diversity(emb: np.ndarray, n_pairs: int = 300, seed: int | np.random.Generator | None = None) -> float:

@@ -212,6 +212,17 @@ def _header(
     notes = []
     if not has_model:
         notes.append("no model given: only Real and the baselines were evaluated")
+    if task in ("t2m", "m2t"):
+        notes.append(
+            "Nearest neighbour retrieves from the train split with this evaluator's own embeddings, so its "
+            "R-precision and MM-Dist flatter it; Shuffled pairing is the chance level (top-k about k/32)"
+        )
+    else:
+        notes.append(
+            "Nearest neighbour completes with the train clip whose given part is closest in the evaluator's "
+            "space; Shuffled pairing completes with another test clip; ADE/FDE in metres (MotionGPT's "
+            "definition: norm of the flattened 22x3 pose difference per frame)"
+        )
     if data.get("templated_caption_share"):
         notes.append(
             f"{data['templated_caption_share']:.0%} of the corpus captions are templated from labels; "
