@@ -12,7 +12,7 @@ numbers are for the model as ``MotionGPT.from_pretrained`` prepares it (LoRA mer
 for batch-1 matrix-vector products, logits over the 514 motion rows only); ``float32_only`` drops the
 float16 copies and ``float32_full_vocab_logits`` also computes logits over the whole vocabulary.
 
-    .venv/bin/python benchmarks/inference.py [--runs 5] [--threads 0]
+    .venv/bin/python benchmarks/inference.py [--runs 5] [--threads 1]
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _build(kind: str):
         lm = MotionLanguageModel(
             LMConfig(backbone="t5-base-shaped", finetune="full", chat_template=False), t5, tok
         )
-    return MotionGPT(lm.optimize_for_inference(half_gemv=False), vq)  # merged LoRA, float32
+    return MotionGPT(lm, vq)
 
 
 def _one(kind: str, runs: int) -> dict:
@@ -68,73 +68,83 @@ def _one(kind: str, runs: int) -> dict:
 
     from motiongpt.lm import generation
     from motiongpt.lm.generation import generate_motion_ids
+    from motiongpt.lm.model import _HalfGemvLinear
 
     t0 = time.perf_counter()
     mg = _build(kind)
+    mg.lm.optimize_for_inference(half_gemv=True)  # what MotionGPT.from_pretrained does
     load_s = time.perf_counter() - t0
     n_tokens = round(SECONDS * 20 / 4)
-    mg.generate_motion(PROMPT, seconds=SECONDS, seed=0)  # warm-up
-
-    def timed(restrict: bool) -> tuple[list[float], list[float], list[float]]:
-        orig = generation._can_slice
-        if not restrict:
-            generation._can_slice = lambda model: False
-        total, lm_s, vq_s = [], [], []
-        try:
-            for seed in range(runs):
+    prompt = mg.prompt("t2m_seconds", Caption=PROMPT, Second=f"{SECONDS:.1f}")
+    can_slice = generation._can_slice
+    variants = {  # name -> (float16 gemv, logits over motion rows only)
+        "default": (True, True),
+        "float32_only": (False, True),
+        "float32_full_vocab_logits": (False, False),
+    }
+    times: dict[str, dict[str, list[float]]] = {v: {"total": [], "lm": [], "vq": []} for v in variants}
+    try:
+        # Interleaved (run r of every variant, then run r + 1), so that load from other processes on a
+        # shared machine hits all variants alike; run 0 is a warm-up.
+        for seed in range(runs + 1):
+            for name, (half, restrict) in variants.items():
+                _HalfGemvLinear.enabled = half
+                generation._can_slice = can_slice if restrict else (lambda model: False)
                 t = time.perf_counter()
                 motion = mg.generate_motion(PROMPT, seconds=SECONDS, seed=seed)
-                total.append(time.perf_counter() - t)
-                assert motion.n_frames == 80
-                prompt = mg.prompt("t2m_seconds", Caption=PROMPT, Second="4.0")
+                total = time.perf_counter() - t
+                assert motion.n_frames == n_tokens * 4
                 t = time.perf_counter()
                 (ids,) = generate_motion_ids(mg.lm, [prompt], [n_tokens], mg.cfg.sampling, seed)
-                lm_s.append(time.perf_counter() - t)
+                lm_s = time.perf_counter() - t
                 t = time.perf_counter()
                 mg.decode(ids)
-                vq_s.append(time.perf_counter() - t)
-        finally:
-            generation._can_slice = orig
-        return total, lm_s, vq_s
+                vq_s = time.perf_counter() - t
+                if seed:
+                    for key, value in (("total", total), ("lm", lm_s), ("vq", vq_s)):
+                        times[name][key].append(value)
+    finally:
+        _HalfGemvLinear.enabled = True
+        generation._can_slice = can_slice
 
-    fp32_total, fp32_lm, _ = timed(True)
-    full_total, full_lm, _ = timed(False)
-    mg.lm.optimize_for_inference(half_gemv=True)  # what MotionGPT.from_pretrained does
-    mg.generate_motion(PROMPT, seconds=SECONDS, seed=0)  # warm-up
-    total, lm_s, vq_s = timed(True)
+    def med(name: str, key: str) -> float:
+        return statistics.median(times[name][key])
+
     params = sum(p.numel() for p in mg.lm.parameters())
     return {
         "model": kind,
         "lm_params_M": round(params / 1e6, 1),
-        "prompt_tokens": int(
-            mg.lm.encode_prompts([mg.prompt("t2m_seconds", Caption=PROMPT, Second="4.0")])["input_ids"].shape[
-                1
-            ]
-        ),
+        "prompt_tokens": int(mg.lm.encode_prompts([prompt])["input_ids"].shape[1]),
         "motion_tokens": n_tokens,
-        "seconds_per_text_to_motion": round(statistics.median(total), 3),
-        "seconds_per_text_to_motion_min": round(min(total), 3),
-        "lm_seconds": round(statistics.median(lm_s), 3),
-        "vq_decode_seconds": round(statistics.median(vq_s), 4),
-        "motion_tokens_per_s": round(n_tokens / statistics.median(lm_s), 1),
-        "float32_only": {
-            "seconds_per_text_to_motion": round(statistics.median(fp32_total), 3),
-            "lm_seconds": round(statistics.median(fp32_lm), 3),
-        },
-        "float32_full_vocab_logits": {
-            "seconds_per_text_to_motion": round(statistics.median(full_total), 3),
-            "lm_seconds": round(statistics.median(full_lm), 3),
+        "seconds_per_text_to_motion": round(med("default", "total"), 3),
+        "seconds_per_text_to_motion_min": round(min(times["default"]["total"]), 3),
+        "lm_seconds": round(med("default", "lm"), 3),
+        "vq_decode_seconds": round(med("default", "vq"), 4),
+        "motion_tokens_per_s": round(n_tokens / med("default", "lm"), 1),
+        **{
+            name: {
+                "seconds_per_text_to_motion": round(med(name, "total"), 3),
+                "lm_seconds": round(med(name, "lm"), 3),
+            }
+            for name in variants
+            if name != "default"
         },
         "load_seconds": round(load_s, 1),
         "peak_rss_MB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "torch_threads": torch.get_num_threads(),
+        "runs": runs,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (0 = torch's default; 1 is steadier on a shared 2-core machine)",
+    )
     parser.add_argument("--only", choices=["smollm2", "t5-base"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
