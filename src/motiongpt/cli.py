@@ -314,10 +314,10 @@ def train_lm_cmd(
                + (f", MotionGPT bundle to {result.bundle_dir}" if result.bundle_dir else ""))  # fmt: skip
 
 
-DEFAULT_MODEL = "runs/lm-instruct/motiongpt"  # what `motiongpt train lm --stage instruct` exports
+DEFAULT_MODEL = Path(__file__).resolve().parent / "assets" / "model"  # the bundled default model
 ModelDir = Annotated[
     Path | None,
-    typer.Option("--model", help=f"MotionGPT folder (default: $MOTIONGPT_MODEL or {DEFAULT_MODEL})."),
+    typer.Option("--model", help="MotionGPT folder (default: $MOTIONGPT_MODEL, else the bundled model)."),
 ]
 
 
