@@ -13,10 +13,10 @@ import torch
 
 from motiongpt.errors import ConfigError
 from motiongpt.tokenizer.config import TrainConfig, VQConfig
-from motiongpt.tokenizer.lit import cosine_lr_factor
 from motiongpt.tokenizer.model import MotionTokenizer
 from motiongpt.tokenizer.tokenize import load_tokens
 from motiongpt.tokenizer.train import train_tokenizer
+from motiongpt.training import cosine_lr_factor
 
 MOTIONGPT = Path(sys.executable).with_name("motiongpt")
 
@@ -32,11 +32,15 @@ def tiny_train_config(**changes) -> TrainConfig:
 
 def test_cosine_schedule() -> None:
     cfg = tiny_train_config(lr=1e-3, lr_min=1e-5, warmup_steps=10, max_steps=110)
-    assert cosine_lr_factor(0, cfg) == pytest.approx(0.1)
-    assert cosine_lr_factor(9, cfg) == pytest.approx(1.0)
-    assert cosine_lr_factor(10, cfg) == pytest.approx(1.0)
-    assert cosine_lr_factor(60, cfg) == pytest.approx((1.0 + 0.01) / 2)
-    assert cosine_lr_factor(110, cfg) == pytest.approx(0.01)
+
+    def factor(step: int) -> float:  # as LitTokenizer.configure_optimizers calls it
+        return cosine_lr_factor(step, cfg.lr, cfg.lr_min, cfg.warmup_steps, cfg.max_steps)
+
+    assert factor(0) == pytest.approx(0.1)
+    assert factor(9) == pytest.approx(1.0)
+    assert factor(10) == pytest.approx(1.0)
+    assert factor(60) == pytest.approx((1.0 + 0.01) / 2)
+    assert factor(110) == pytest.approx(0.01)
 
 
 def test_train_loss_falls_and_resume_continues_at_the_right_step(tiny_corpus: Path, tmp_path: Path) -> None:

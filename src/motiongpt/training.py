@@ -23,6 +23,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from motiongpt._io import atomic_path
+from motiongpt.config import YamlConfig
 from motiongpt.errors import ConfigError
 
 RNG_KEY = "motiongpt_rng"
@@ -39,17 +40,30 @@ def cosine_lr_factor(step: int, lr: float, lr_min: float, warmup_steps: int, max
 
 
 def rng_state() -> dict[str, Any]:
-    """Python, numpy, torch (and CUDA) RNG states, for a checkpoint."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Python, numpy, torch (and CUDA) RNG states, for a checkpoint: tensors, ints and strings only, so
+    ``torch.load(weights_only=True)`` accepts them."""
+    version, py_state, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": [version, torch.tensor(py_state, dtype=torch.int64), gauss],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` saved."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    """Restore what :func:`rng_state` saved (also the plain tuple / ndarray form older runs saved)."""
+    version, py_state, gauss = state["python"]
+    if torch.is_tensor(py_state):
+        py_state = tuple(int(v) for v in py_state.tolist())
+    random.setstate((version, py_state, gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    if torch.is_tensor(keys):
+        keys = keys.numpy().astype(np.uint32)
+    np.random.set_state((kind, keys, pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -87,8 +101,8 @@ def make_trainer(
     """A Trainer writing into the run folder ``out``: ``checkpoints/last.ckpt`` and the best by
     ``monitor``, CSV logs in ``logs/metrics.csv`` (a resumed run logs to ``logs/resume-{i}/`` instead, as
     Lightning's CSV logger would overwrite the first file), validation (and a checkpoint) every
-    ``val_every`` optimiser steps. Pass ``weights_only=False`` to ``fit`` when resuming: our checkpoints
-    also hold RNG states and the run config."""
+    ``val_every`` optimiser steps. Our checkpoints also hold RNG states (see :func:`rng_state`) and the
+    run config; pass ``weights_only=False`` to ``fit`` when resuming unless all of it is plain data."""
     version = ""
     if resume:
         version = f"resume-{sum(1 for _ in (out / 'logs').glob('resume-*')) + 1}"
@@ -143,7 +157,19 @@ def check_run_folder(out: Path, resume: bool) -> Path | None:
     return last
 
 
+def check_same_model(out: Path, before: YamlConfig, now: YamlConfig) -> None:
+    """On resume, the model config saved in run ``out`` (``before``) must equal this run's (``now``).
+
+    Raises:
+        ConfigError: naming each field that differs, as ``{field: (was, now)}``.
+    """
+    if before != now:
+        was, cur = before.to_dict(), now.to_dict()
+        diff = {k: (v, cur[k]) for k, v in was.items() if cur[k] != v}
+        raise ConfigError(f"cannot resume {out}: model config differs from the run's (was, now): {diff}")
+
+
 __all__ = [
-    "AtomicCheckpointIO", "check_run_folder", "cosine_lr_factor", "make_trainer", "rng_state",
-    "seed_everything", "set_rng_state",
+    "AtomicCheckpointIO", "check_run_folder", "check_same_model", "cosine_lr_factor", "make_trainer",
+    "rng_state", "seed_everything", "set_rng_state",
 ]  # fmt: skip

@@ -252,6 +252,8 @@ def _find_tokenizer(tokens: Path, given: str | os.PathLike | None) -> Path | Non
 
 
 def _check_resume(out: Path, cfg: LMTrainConfig, run: dict[str, Any]) -> None:
+    from motiongpt.training import check_same_model  # lightning lives there
+
     saved_cfg, saved_run = out / "config.yaml", out / "run.yaml"
     if saved_run.is_file():
         before = yaml.safe_load(saved_run.read_text(encoding="utf-8")) or {}
@@ -259,11 +261,7 @@ def _check_resume(out: Path, cfg: LMTrainConfig, run: dict[str, Any]) -> None:
             raise ConfigError(f"cannot resume {out}: it started from init={before.get('init')!r}, "
                               f"not {run['init']!r}")  # fmt: skip
     if saved_cfg.is_file() and run["init"] is None:
-        before = LMTrainConfig.from_yaml(saved_cfg).model
-        if before != cfg.model:
-            now = cfg.model.to_dict()
-            diff = {k: (v, now[k]) for k, v in before.to_dict().items() if now[k] != v}
-            raise ConfigError(f"cannot resume {out}: model config differs from the run's (was, now): {diff}")
+        check_same_model(out, LMTrainConfig.from_yaml(saved_cfg).model, cfg.model)
 
 
 def train_lm(

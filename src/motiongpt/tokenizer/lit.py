@@ -1,70 +1,25 @@
-"""Lightning glue for tokenizer training: the ``LightningModule``, an atomic checkpoint writer, the Trainer.
+"""Lightning glue for tokenizer training: the ``LightningModule``.
 
-This is the only module of motiongpt that imports ``lightning``; the model is a plain ``nn.Module``
-(``MotionTokenizer``) and ``train.py`` calls ``make_trainer`` / ``LitTokenizer`` from here.
+With ``motiongpt.training`` (the checkpoint writer, RNG state, LR schedule and Trainer every stage shares),
+the only place the tokenizer meets ``lightning``; the model is a plain ``nn.Module`` (``MotionTokenizer``)
+and ``train.py`` builds the Trainer with ``motiongpt.training.make_trainer``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import random
-from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
-from lightning.pytorch.loggers import CSVLogger
-from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from motiongpt._io import atomic_path
 from motiongpt.motion.features import features_to_joints
 from motiongpt.tokenizer.config import TrainConfig
 from motiongpt.tokenizer.model import MotionTokenizer
 from motiongpt.tokenizer.quantizer import perplexity
+from motiongpt.training import RNG_KEY, cosine_lr_factor, rng_state, set_rng_state
 
 log = logging.getLogger(__name__)
-
-
-def cosine_lr_factor(step: int, cfg: TrainConfig) -> float:
-    """Multiplier of ``cfg.lr`` at ``step``: linear warm-up, then cosine from 1 down to ``lr_min / lr``."""
-    if step < cfg.warmup_steps:
-        return (step + 1) / cfg.warmup_steps
-    span = max(1, cfg.max_steps - cfg.warmup_steps)
-    progress = min(1.0, (step - cfg.warmup_steps) / span)
-    floor = cfg.lr_min / cfg.lr
-    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def _rng_state() -> dict[str, Any]:
-    """RNG states as tensors, ints and strings only, so ``torch.load(weights_only=True)`` accepts them."""
-    version, py_state, gauss = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state: dict[str, Any] = {
-        "python": [version, torch.tensor(py_state, dtype=torch.int64), gauss],
-        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    version, py_state, gauss = state["python"]
-    random.setstate((version, tuple(int(v) for v in py_state.tolist()), gauss))
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (and dataloader workers, through Lightning's worker init)."""
-    L.seed_everything(seed, workers=True, verbose=False)
 
 
 class LitTokenizer(L.LightningModule):
@@ -136,68 +91,18 @@ class LitTokenizer(L.LightningModule):
         opt = torch.optim.AdamW(
             self.model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
         )
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: cosine_lr_factor(step, cfg))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: cosine_lr_factor(step, cfg.lr, cfg.lr_min, cfg.warmup_steps, cfg.max_steps)
+        )
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["motiongpt_rng"] = _rng_state()
+        checkpoint[RNG_KEY] = rng_state()
         checkpoint["motiongpt_config"] = self.cfg.to_dict()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if "motiongpt_rng" in checkpoint:
-            _set_rng_state(checkpoint["motiongpt_rng"])
+        if RNG_KEY in checkpoint:
+            set_rng_state(checkpoint[RNG_KEY])
 
 
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's ``torch.save`` checkpoints, written to a temporary file and renamed into place."""
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
-        with atomic_path(path) as tmp:
-            super().save_checkpoint(checkpoint, tmp, storage_options)
-
-
-def make_trainer(
-    cfg: TrainConfig,
-    out: Path,
-    accelerator: str = "auto",
-    devices: int | str = "auto",
-    progress_bar: bool = True,
-) -> L.Trainer:
-    """The Trainer of a tokenizer run in ``out``: checkpoints in ``out/checkpoints`` (``last.ckpt`` and the
-    best by ``val/mpjpe_mm``), CSV logs in ``out/logs/version_*``, validation every ``cfg.val_every``
-    steps."""
-    callbacks: list[L.Callback] = [
-        ModelCheckpoint(
-            dirpath=out / "checkpoints",
-            filename="best-{step}",
-            monitor="val/mpjpe_mm",
-            mode="min",
-            save_top_k=1,
-            save_last=True,
-            auto_insert_metric_name=False,
-        ),
-        LearningRateMonitor(logging_interval="step"),
-    ]
-    if progress_bar:
-        callbacks.append(TQDMProgressBar(refresh_rate=cfg.log_every))
-    return L.Trainer(
-        accelerator=accelerator,
-        devices=devices,
-        precision=cfg.precision,  # type: ignore[arg-type]
-        max_steps=cfg.max_steps,
-        max_epochs=-1,
-        val_check_interval=cfg.val_every,
-        check_val_every_n_epoch=None,
-        num_sanity_val_steps=0,
-        gradient_clip_val=cfg.grad_clip or None,
-        log_every_n_steps=cfg.log_every,
-        callbacks=callbacks,
-        logger=CSVLogger(out, name="logs"),  # logs/version_{i}/metrics.csv, one per (resumed) run
-        plugins=[AtomicCheckpointIO()],
-        enable_progress_bar=progress_bar,
-        enable_model_summary=False,
-        default_root_dir=out,
-    )
-
-
-__all__ = ["AtomicCheckpointIO", "LitTokenizer", "cosine_lr_factor", "make_trainer", "seed_everything"]
+__all__ = ["LitTokenizer"]

@@ -2,8 +2,8 @@
 
 A run folder ``out`` holds ``config.yaml`` (the ``TrainConfig``), ``checkpoints/last.ckpt`` (full
 optimiser/scheduler/step/RNG state, for ``resume=True``), ``checkpoints/best-{step}.ckpt`` (lowest
-validation MPJPE), ``logs/version_*/metrics.csv`` and, at the end, the exported ``tokenizer/`` folder
-(``MotionTokenizer.save_pretrained``: safetensors + config.yaml).
+validation MPJPE), ``logs/metrics.csv`` (``logs/resume-{i}/metrics.csv`` for a resumed run) and, at the end,
+the exported ``tokenizer/`` folder (``MotionTokenizer.save_pretrained``: safetensors + config.yaml).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from motiongpt.data.humanml3d import HumanML3D
-from motiongpt.errors import ConfigError, CorpusError
+from motiongpt.errors import CorpusError
 from motiongpt.tokenizer.config import TrainConfig
 from motiongpt.tokenizer.model import MotionTokenizer
 from motiongpt.tokenizer.tokenize import clip_lengths
@@ -69,24 +69,6 @@ class TrainResult:
     metrics: dict[str, float] = field(default_factory=dict)  # last logged values
 
 
-def _check_run_folder(cfg: TrainConfig, out: Path, resume: bool) -> Path | None:
-    last = out / "checkpoints" / "last.ckpt"
-    saved_cfg = out / "config.yaml"
-    if not resume:
-        if last.exists():
-            raise ConfigError(f"{out} already holds a run ({last}); pass --resume or choose another --out")
-        return None
-    if not last.is_file():
-        raise ConfigError(f"cannot resume: {last} not found")
-    if saved_cfg.is_file():
-        before = TrainConfig.from_yaml(saved_cfg).model
-        if before != cfg.model:
-            diff = {k: (v, getattr(cfg.model, k)) for k, v in before.to_dict().items()
-                    if cfg.model.to_dict()[k] != v}  # fmt: skip
-            raise ConfigError(f"cannot resume {out}: model config differs from the run's (was, now): {diff}")
-    return last
-
-
 def train_tokenizer(
     cfg: TrainConfig,
     data: str | os.PathLike,
@@ -110,10 +92,13 @@ def train_tokenizer(
     Returns:
         ``TrainResult`` with the exported ``tokenizer_dir`` (``out/tokenizer``), the step reached and losses.
     """
-    from motiongpt.tokenizer.lit import LitTokenizer, make_trainer, seed_everything  # lightning lives there
+    from motiongpt.tokenizer.lit import LitTokenizer  # lightning lives there
+    from motiongpt.training import check_run_folder, check_same_model, make_trainer, seed_everything
 
     out = Path(out)
-    ckpt = _check_run_folder(cfg, out, resume)
+    ckpt = check_run_folder(out, resume)
+    if resume and (out / "config.yaml").is_file():
+        check_same_model(out, TrainConfig.from_yaml(out / "config.yaml").model, cfg.model)
     out.mkdir(parents=True, exist_ok=True)
     cfg.to_yaml(out / "config.yaml")
     if cfg.num_threads:
@@ -141,7 +126,12 @@ def train_tokenizer(
 
     model = MotionTokenizer(cfg.model, mean=mean, std=std)
     lit = LitTokenizer(cfg, model)
-    trainer = make_trainer(cfg, out, accelerator=accelerator, devices=devices, progress_bar=progress_bar)
+    trainer = make_trainer(
+        out, max_steps=cfg.max_steps, val_every=cfg.val_every, monitor="val/mpjpe_mm",
+        accelerator=accelerator, devices=devices, precision=cfg.precision, grad_clip=cfg.grad_clip,
+        log_every=cfg.log_every, progress_bar=progress_bar, resume=resume,
+    )  # fmt: skip
+    # weights_only=True: the checkpoint holds tensors and plain data only (RNG state included)
     trainer.fit(lit, train_dataloaders=loader, val_dataloaders=val_loader, ckpt_path=ckpt, weights_only=True)
 
     last = out / "checkpoints" / "last.ckpt"
