@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -199,16 +199,43 @@ def _progress(iterable: Any, desc: str, enabled: bool) -> Any:
     return tqdm(iterable, desc=desc, disable=not enabled, leave=False)
 
 
-def _header(
+def _nearest(query: np.ndarray, bank: np.ndarray) -> np.ndarray:
+    """Index of the closest ``bank`` row for each ``query`` row (Euclidean)."""
+    return np.argmin(metrics.euclidean_distance_matrix(query, bank), axis=1)
+
+
+def _train_pairs(train: Sequence[Any] | None, seed: int) -> Pairs | None:
+    """A fixed draw of the train split (first caption, no shuffling), or ``None`` without one."""
+    if train is None or not len(train):
+        return None
+    return sample_pairs(train, np.random.default_rng(seed + 99_991), coin=False, shuffle=False)
+
+
+def _draws(
+    task: str, dataset: Sequence[Any], replications: int, seed: int, progress: bool
+) -> Iterator[tuple[int, np.random.Generator, Pairs]]:
+    """Each replication ``r``: its generator (from ``[seed, r]``) and its draw of captions, crops, order."""
+    for r in _progress(range(replications), f"{task} replications", progress):
+        rng = np.random.default_rng([seed, r])
+        yield r, rng, sample_pairs(dataset, rng)
+
+
+def _result(
     task: str,
+    runs: dict[str, dict[str, list[float]]],
+    settings: dict[str, Any],
+    *,
     replications: int,
     seed: int,
     evaluator: T2MEvaluator,
     evaluator_path: Any,
-    data: dict[str, Any],
+    dataset: Sequence[Any],
+    data_root: str | Path | None,
     model_name: str | None,
     has_model: bool,
 ) -> dict[str, Any]:
+    """The JSON result of a run: header (task, evaluator, data, notes), ``settings`` and summarised rows."""
+    data = data_summary(data_root, dataset)
     notes = []
     if not has_model:
         notes.append("no model given: only Real and the baselines were evaluated")
@@ -236,6 +263,8 @@ def _header(
         "data": data,
         "model": (model_name or "model") if has_model else None,
         "notes": notes,
+        "settings": settings,
+        "rows": _summarise(runs),
     }
 
 
@@ -274,14 +303,10 @@ def evaluate_t2m(
     cfg = evaluator.cfg
     runs: dict[str, dict[str, list[float]]] = {}
     index = {clip.name: i for i, clip in enumerate(dataset)}
-    train_emb, train_motions = None, None
-    if train is not None and len(train):
-        train_pairs = sample_pairs(train, np.random.default_rng(seed + 99_991), coin=False, shuffle=False)
-        train_motions = train_pairs.motions
-        train_emb = evaluator.embed_motions(train_motions)
-    for r in _progress(range(replications), "t2m replications", progress):
-        rng = np.random.default_rng([seed, r])
-        ref = sample_pairs(dataset, rng)  # reference motions (FID) and the captions of this replication
+    train_pairs = _train_pairs(train, seed)
+    train_emb = evaluator.embed_motions(train_pairs.motions) if train_pairs is not None else None
+    for _, rng, ref in _draws("t2m", dataset, replications, seed, progress):
+        # ref: the reference motions (FID) and the captions of this replication
         text_emb = evaluator.embed_captions(ref.tokens)
         ref_emb = evaluator.embed_motions(ref.motions)
         real = [
@@ -291,8 +316,7 @@ def evaluate_t2m(
         rows: dict[str, np.ndarray] = {REAL: evaluator.embed_motions(real)}
         rows[SHUFFLED] = ref_emb[_derangement(len(ref), rng)]
         if train_emb is not None:
-            nn_idx = np.argmin(metrics.euclidean_distance_matrix(text_emb, train_emb), axis=1)
-            rows[NEAREST] = train_emb[nn_idx]
+            rows[NEAREST] = train_emb[_nearest(text_emb, train_emb)]
         if generate_fn is not None:
             out = _check_outputs(
                 generate_fn(list(ref.texts), ref.lengths), len(ref), "generate_fn", ref.lengths
@@ -317,25 +341,18 @@ def evaluate_t2m(
             )
         if train_emb is not None:
             _add(runs, NEAREST, {"multimodality": 0.0})  # retrieval is deterministic
-    result = _header(
-        "t2m",
-        replications,
-        seed,
-        evaluator,
-        evaluator_path,
-        data_summary(data_root, dataset),
-        model_name,
-        generate_fn is not None,
-    )
-    result["settings"] = {
+    settings = {
         "batch_size": batch_size,
         "diversity_pairs": diversity_pairs,
         "mm_prompts": mm_prompts,
         "mm_samples": mm_samples,
         "mm_pairs": mm_pairs,
     }
-    result["rows"] = _summarise(runs)
-    return result
+    return _result(
+        "t2m", runs, settings, replications=replications, seed=seed, evaluator=evaluator,
+        evaluator_path=evaluator_path, dataset=dataset, data_root=data_root, model_name=model_name,
+        has_model=generate_fn is not None,
+    )  # fmt: skip
 
 
 def _multimodality(
@@ -389,16 +406,14 @@ def evaluate_m2t(
         uniq = {c.text: tuple(c.tokens) for clip in train for c in clip.captions}
         train_texts = list(uniq)
         train_emb = evaluator.embed_captions(list(uniq.values()))
-    for r in _progress(range(replications), "m2t replications", progress):
-        rng = np.random.default_rng([seed, r])
-        ref = sample_pairs(dataset, rng)
+    for r, rng, ref in _draws("m2t", dataset, replications, seed, progress):
         motion_emb = evaluator.embed_motions(ref.motions)
         gt_text_emb = evaluator.embed_captions(ref.tokens)
         rows: dict[str, tuple[np.ndarray, list[str]]] = {REAL: (gt_text_emb, list(ref.texts))}
         perm = _derangement(len(ref), rng)
         rows[SHUFFLED] = (gt_text_emb[perm], [ref.texts[i] for i in perm])
         if train_emb is not None:
-            nn_idx = np.argmin(metrics.euclidean_distance_matrix(motion_emb, train_emb), axis=1)
+            nn_idx = _nearest(motion_emb, train_emb)
             rows[NEAREST] = (train_emb[nn_idx], [train_texts[i] for i in nn_idx])
         if caption_fn is not None:
             texts = list(caption_fn(list(ref.motions)))
@@ -412,21 +427,12 @@ def evaluate_m2t(
                 from motiongpt.eval.text_metrics import caption_metrics
 
                 captions[row] = caption_metrics(texts, ref.all_texts, meteor=meteor, bertscore=bertscore)
-    result = _header(
-        "m2t",
-        replications,
-        seed,
-        evaluator,
-        evaluator_path,
-        data_summary(data_root, dataset),
-        model_name,
-        caption_fn is not None,
-    )
-    result["settings"] = {
-        "batch_size": batch_size,
-        "text_metrics_on": "replication 0, all references per item",
-    }
-    result["rows"] = _summarise(runs)
+    settings = {"batch_size": batch_size, "text_metrics_on": "replication 0, all references per item"}
+    result = _result(
+        "m2t", runs, settings, replications=replications, seed=seed, evaluator=evaluator,
+        evaluator_path=evaluator_path, dataset=dataset, data_root=data_root, model_name=model_name,
+        has_model=caption_fn is not None,
+    )  # fmt: skip
     for row, vals in captions.items():
         result["rows"].setdefault(row, {})["captioning"] = vals
     return result
@@ -460,13 +466,11 @@ def _completion_rows(
         return (k, n) if task == "pred" else (k, n - k)
 
     train_bank = None
-    if train is not None and len(train):
-        tp = sample_pairs(train, np.random.default_rng(seed + 99_991), coin=False, shuffle=False)
+    tp = _train_pairs(train, seed)
+    if tp is not None:
         keys = [m[: max(4, spans(len(m))[0])] for m in tp.motions]
         train_bank = (tp.motions, evaluator.embed_motions(keys))
-    for r in _progress(range(replications), f"{task} replications", progress):
-        rng = np.random.default_rng([seed, r])
-        ref = sample_pairs(dataset, rng)
+    for _, rng, ref in _draws(task, dataset, replications, seed, progress):
         lengths = ref.lengths
         cut = [spans(n) for n in lengths]
         prefix = [m[:a] for m, (a, _) in zip(ref.motions, cut, strict=True)]
@@ -491,8 +495,7 @@ def _completion_rows(
             keys = evaluator.embed_motions(
                 [p if len(p) >= 4 else m[:4] for p, m in zip(prefix, ref.motions, strict=True)]
             )
-            nn_idx = np.argmin(metrics.euclidean_distance_matrix(keys, train_bank[1]), axis=1)
-            outputs[NEAREST] = splice([train_bank[0][i] for i in nn_idx])
+            outputs[NEAREST] = splice([train_bank[0][i] for i in _nearest(keys, train_bank[1])])
         if fn is not None:
             raw = fn(prefix, lengths) if task == "pred" else fn(prefix, suffix, lengths)
             outputs[MODEL] = _check_outputs(raw, len(ref), f"{task} function", lengths)
@@ -511,6 +514,34 @@ def _completion_rows(
             vals |= {"ade": float(np.mean(ade)), "fde": float(np.mean(fde))} if ade else {}
             _add(runs, row, vals)
     return runs
+
+
+def _evaluate_completion(
+    task: str,
+    fn: Callable[..., list[np.ndarray]] | None,
+    dataset: Sequence[Any],
+    evaluator: T2MEvaluator,
+    train: Sequence[Any] | None,
+    given: float,
+    *,
+    replications: int,
+    seed: int,
+    diversity_pairs: int,
+    model_name: str | None,
+    data_root: str | Path | None,
+    evaluator_path: str | Path | None,
+    progress: bool,
+) -> dict[str, Any]:
+    """What ``evaluate_pred`` and ``evaluate_inbetween`` share once ``given`` is checked."""
+    runs = _completion_rows(
+        task, fn, dataset, evaluator, train, given, replications, seed, diversity_pairs, progress
+    )
+    settings = {"given": given, "ade_fde_units": "metres, norm of the flattened 22x3 pose difference"}
+    return _result(
+        task, runs, settings, replications=replications, seed=seed, evaluator=evaluator,
+        evaluator_path=evaluator_path, dataset=dataset, data_root=data_root, model_name=model_name,
+        has_model=fn is not None,
+    )  # fmt: skip
 
 
 def evaluate_pred(
@@ -534,25 +565,11 @@ def evaluate_pred(
     """
     if not 0 < given < 1:
         raise ValueError(f"given must be in (0, 1), got {given}")
-    runs = _completion_rows(
-        "pred", predict_fn, dataset, evaluator, train, given, replications, seed, diversity_pairs, progress
-    )
-    result = _header(
-        "pred",
-        replications,
-        seed,
-        evaluator,
-        evaluator_path,
-        data_summary(data_root, dataset),
-        model_name,
-        predict_fn is not None,
-    )
-    result["settings"] = {
-        "given": given,
-        "ade_fde_units": "metres, norm of the flattened 22x3 pose difference",
-    }
-    result["rows"] = _summarise(runs)
-    return result
+    return _evaluate_completion(
+        "pred", predict_fn, dataset, evaluator, train, given, replications=replications, seed=seed,
+        diversity_pairs=diversity_pairs, model_name=model_name, data_root=data_root,
+        evaluator_path=evaluator_path, progress=progress,
+    )  # fmt: skip
 
 
 def evaluate_inbetween(
@@ -572,34 +589,11 @@ def evaluate_inbetween(
     """In-between: the first and last ``given`` share are given; FID, Diversity, ADE/FDE on the middle."""
     if not 0 < given < 0.5:
         raise ValueError(f"given must be in (0, 0.5), got {given}")
-    runs = _completion_rows(
-        "inbetween",
-        inbetween_fn,
-        dataset,
-        evaluator,
-        train,
-        given,
-        replications,
-        seed,
-        diversity_pairs,
-        progress,
-    )
-    result = _header(
-        "inbetween",
-        replications,
-        seed,
-        evaluator,
-        evaluator_path,
-        data_summary(data_root, dataset),
-        model_name,
-        inbetween_fn is not None,
-    )
-    result["settings"] = {
-        "given": given,
-        "ade_fde_units": "metres, norm of the flattened 22x3 pose difference",
-    }
-    result["rows"] = _summarise(runs)
-    return result
+    return _evaluate_completion(
+        "inbetween", inbetween_fn, dataset, evaluator, train, given, replications=replications, seed=seed,
+        diversity_pairs=diversity_pairs, model_name=model_name, data_root=data_root,
+        evaluator_path=evaluator_path, progress=progress,
+    )  # fmt: skip
 
 
 # --- one entry point for the CLI ----------------------------------------------------------------------
