@@ -28,6 +28,20 @@ app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
 
 Overrides = Annotated[list[str] | None, typer.Option("--set", help="Config override key=value (repeatable).")]
+# the options every `train` command shares
+Resume = Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoints/last.ckpt.")]
+Accelerator = Annotated[str, typer.Option(help="cpu, gpu or auto.")]
+Devices = Annotated[str, typer.Option(help="Number of devices, or auto.")]
+MaxSteps = Annotated[int | None, typer.Option(help="Override max_steps.")]
+
+
+def _train_options(cfg: Any, max_steps: int | None, devices: str) -> tuple[Any, int | str]:
+    """``cfg`` with ``--max-steps`` applied, and ``--devices`` as Lightning takes it (a count or a name)."""
+    import dataclasses
+
+    if max_steps is not None:
+        cfg = dataclasses.replace(cfg, max_steps=max_steps)
+    return cfg, int(devices) if devices.isdigit() else devices
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -126,23 +140,17 @@ def train_tokenizer_cmd(
         "runs/tok"
     ),
     overrides: Overrides = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoints/last.ckpt.")] = (
-        False
-    ),
-    accelerator: Annotated[str, typer.Option(help="cpu, gpu or auto.")] = "auto",
-    devices: Annotated[str, typer.Option(help="Number of devices, or auto.")] = "auto",
-    max_steps: Annotated[int | None, typer.Option(help="Override max_steps.")] = None,
+    resume: Resume = False,
+    accelerator: Accelerator = "auto",
+    devices: Devices = "auto",
+    max_steps: MaxSteps = None,
 ) -> None:
     """Train the motion tokenizer (VQ-VAE, stage 1); export OUT/tokenizer at the end."""
-    import dataclasses
-
     from motiongpt.tokenizer.config import TrainConfig
     from motiongpt.tokenizer.train import train_tokenizer
 
     cfg = TrainConfig.from_yaml(config).with_overrides(overrides)
-    if max_steps is not None:
-        cfg = dataclasses.replace(cfg, max_steps=max_steps)
-    n_devices: int | str = int(devices) if devices.isdigit() else devices
+    cfg, n_devices = _train_options(cfg, max_steps, devices)
     result = train_tokenizer(cfg, data, out, resume=resume, accelerator=accelerator, devices=n_devices)
     typer.echo(f"step {result.global_step}: tokenizer written to {result.tokenizer_dir}")
 
@@ -289,12 +297,10 @@ def train_lm_cmd(
         Path | None, typer.Option(help="CMU data.csv, or the shared data folder holding cmu-mocap.tar.xz.")
     ] = None,
     overrides: Overrides = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoints/last.ckpt.")] = (
-        False
-    ),
-    accelerator: Annotated[str, typer.Option(help="cpu, gpu or auto.")] = "auto",
-    devices: Annotated[str, typer.Option(help="Number of devices, or auto.")] = "auto",
-    max_steps: Annotated[int | None, typer.Option(help="Override max_steps.")] = None,
+    resume: Resume = False,
+    accelerator: Accelerator = "auto",
+    devices: Devices = "auto",
+    max_steps: MaxSteps = None,
 ) -> None:
     """Train the language model (stage 2 or 3); export OUT/lm and the MotionGPT bundle OUT/motiongpt."""
     import dataclasses
@@ -304,8 +310,7 @@ def train_lm_cmd(
 
     check_choice("--stage", stage, ("pretrain", "instruct"))
     cfg = LMTrainConfig.from_yaml(config or Path("configs/lm") / f"{stage}.yaml").with_overrides(overrides)
-    cfg = dataclasses.replace(cfg, stage=stage, **({"max_steps": max_steps} if max_steps is not None else {}))
-    n_devices: int | str = int(devices) if devices.isdigit() else devices
+    cfg, n_devices = _train_options(dataclasses.replace(cfg, stage=stage), max_steps, devices)
     result = train_lm(
         cfg, data, tokens, out or Path(f"runs/lm-{stage}"), init=init, tokenizer=tokenizer,
         text_source=text_source, resume=resume, accelerator=accelerator, devices=n_devices,
