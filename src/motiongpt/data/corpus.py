@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from motiongpt._io import replace_dir
 from motiongpt.data.captions import bandai_captions, cmu_window_captions
 from motiongpt.data.humanml3d import SPLITS, Caption
 from motiongpt.data.pos import pos_tag
@@ -304,15 +305,6 @@ def _prepare_out(out: Path, force: bool) -> Path:
     return tmp
 
 
-def _commit_out(tmp: Path, out: Path) -> None:
-    old = out.with_name(out.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _dump_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -361,7 +353,7 @@ def build_corpus(
         summary = _build(source, tmp, seed, workers, limit, cache, progress)
         summary.seconds = round(time.perf_counter() - t0, 1)
         _dump_json(tmp / "build_info.json", {"seconds": summary.seconds, "workers": workers})
-        _commit_out(tmp, out)
+        replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

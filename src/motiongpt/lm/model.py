@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from motiongpt._io import atomic_dir
 from motiongpt.errors import CheckpointError, ConfigError, MotionGPTError
 from motiongpt.lm.backbone import is_encoder_decoder, load_backbone
 from motiongpt.lm.config import LMConfig
@@ -336,10 +336,7 @@ class MotionLanguageModel(nn.Module):
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
         """Write the folder atomically (into ``<dir>.tmp``, then rename); LoRA saves only the adapter."""
         directory = Path(directory)
-        tmp = directory.with_name(directory.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        try:
+        with atomic_dir(directory) as tmp:
             if self.is_lora:
                 self.backbone.save_pretrained(tmp, save_embedding_layers=False)
             else:
@@ -347,9 +344,6 @@ class MotionLanguageModel(nn.Module):
             self.tokenizer.save_pretrained(tmp)
             cfg = self.cfg if self.is_lora else dataclasses.replace(self.cfg, finetune="full")
             cfg.to_yaml(tmp / CONFIG_NAME)
-            _replace_dir(tmp, directory)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         return directory
 
     @classmethod
@@ -402,16 +396,6 @@ class MotionLanguageModel(nn.Module):
                 f"{directory}: embedding has {n_emb} rows, the motion tokens need {model.vocab.id_range.stop}"
             )
         return model.eval()
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Move folder ``src`` to ``dst``, replacing an existing ``dst`` with two renames."""
-    old = dst.with_name(dst.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if dst.exists():
-        os.rename(dst, old)
-    os.rename(src, dst)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 __all__ = ["InvalidRequestError", "MotionLanguageModel"]

@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from motiongpt._io import atomic_dir
 from motiongpt.config import YamlConfig, check_choice
 from motiongpt.errors import CheckpointError, ConfigError, InvalidMotionError
 from motiongpt.lm.generation import (
@@ -177,6 +177,13 @@ def _per_item(value: Any, n: int, name: str) -> list:
     return [value] * n
 
 
+
+def check_text(text: Any) -> None:
+    """Raise InvalidRequestError unless ``text`` is a non-empty string (cheap: call before loading a model)."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidRequestError(f"text must be a non-empty string, got {text!r}")
+
+
 class MotionGPT:
     """Text <-> motion with one language model. See the module docstring.
 
@@ -232,21 +239,10 @@ class MotionGPT:
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
         """Write the bundle atomically (into ``<dir>.tmp``, then rename)."""
         directory = Path(directory)
-        tmp = directory.with_name(directory.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        try:
+        with atomic_dir(directory) as tmp:
             self.tokenizer.save_pretrained(tmp / "tokenizer")
             self.lm.save_pretrained(tmp / "lm")
             self.cfg.to_yaml(tmp / CONFIG_NAME)
-            old = directory.with_name(directory.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            if directory.exists():
-                os.rename(directory, old)
-            os.rename(tmp, directory)
-            shutil.rmtree(old, ignore_errors=True)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         return directory
 
     # --- prompts ----------------------------------------------------------------------------------
@@ -338,8 +334,7 @@ class MotionGPT:
         """
         texts, many = _listify(text, "text")
         for t in texts:
-            if not isinstance(t, str) or not t.strip():
-                raise InvalidRequestError(f"text must be a non-empty string, got {t!r}")
+            check_text(t)
         n_tokens = [self._tokens_for(s) for s in _per_item(seconds, len(texts), "seconds")]
         motion_token_limits(self.lm, n_tokens, allow_long)  # fail before encoding anything
         prompts = [
