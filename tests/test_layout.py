@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "motiongpt"
 ORDER = ["motion", "data", "tokenizer", "lm", "eval", "render", "webui"]
-SHARED = {"errors", "_io", "config", "training"}  # leaf modules any stage may use
+SHARED = {"errors", "_io", "_lazy", "config", "training"}  # leaf modules any stage may use
 
 
 def _imports(path: Path) -> list[str]:

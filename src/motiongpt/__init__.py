@@ -12,8 +12,7 @@ Names are imported lazily: ``import motiongpt`` stays cheap and does not load to
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from motiongpt._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -24,10 +23,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'motiongpt' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

@@ -5,8 +5,7 @@ Names are imported lazily, so ``import motiongpt.lm.vocab`` does not pull in tra
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from motiongpt._lazy import lazy_getattr
 
 _EXPORTS = {
     "LMConfig": "motiongpt.lm.config",
@@ -17,10 +16,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'motiongpt.lm' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 
 __all__ = list(_EXPORTS)
