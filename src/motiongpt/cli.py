@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -66,6 +68,10 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug l
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr
     )
+    if not verbose:  # keep a user's terminal to our own messages: no weight-loading bars, no upstream
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # deprecation notices
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
 # --- motion -------------------------------------------------------------------------------------------
@@ -344,8 +350,9 @@ def generate(
     video: Annotated[bool, typer.Option("--video/--no-video", help="Also render PREFIX.mp4.")] = True,
 ) -> None:
     """Text to motion: joints (T, 22, 3) as .npy, a .bvh and a skeleton video."""
-    from motiongpt.lm.pipeline import MotionGPT
+    from motiongpt.lm.pipeline import MotionGPT, check_text
 
+    check_text(text)
     motion = MotionGPT.from_pretrained(_model_dir(model)).generate_motion(
         text, seconds=seconds, seed=seed, allow_long=allow_long
     )

