@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from motiongpt.errors import MetricInputError
 from motiongpt.eval import metrics as M
 from motiongpt.eval.evaluator import EvaluatorConfig, T2MEvaluator
 from motiongpt.eval.pairs import sample_pairs
@@ -112,9 +113,9 @@ def test_t2m_without_model_and_replications(setup):
 
 def test_t2m_bad_generator_output(setup):
     test, _, ev = setup
-    with pytest.raises(M.MetricInputError, match="returned 1 motions"):
+    with pytest.raises(MetricInputError, match="returned 1 motions"):
         evaluate_t2m(lambda t, n: [np.zeros((40, 263))], test, ev, replications=1, progress=False)
-    with pytest.raises(M.MetricInputError, match="finite"):
+    with pytest.raises(MetricInputError, match="finite"):
         evaluate_t2m(
             lambda t, n: [np.full((x, 263), np.nan) for x in n], test, ev, replications=1, progress=False
         )

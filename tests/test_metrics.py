@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from motiongpt.errors import MotionGPTError
+from motiongpt.errors import MetricInputError, MotionGPTError
 from motiongpt.eval import metrics as M
 from motiongpt.eval.pairs import distinct_text_order
 
@@ -35,7 +35,7 @@ def test_r_precision_hand_computed():
 def test_r_precision_drops_incomplete_batch_and_checks_size():
     e = np.eye(40)
     assert M.r_precision(e, e, 1, 32)[0] == 1.0
-    with pytest.raises(M.MetricInputError, match="at least batch_size=32"):
+    with pytest.raises(MetricInputError, match="at least batch_size=32"):
         M.r_precision(e[:10], e[:10], 3, 32)
 
 
@@ -132,7 +132,7 @@ def test_bad_inputs_raise_motiongpt_error(call):
 def test_nan_message_names_argument():
     t = np.ones((32, 4))
     t[3, 1] = np.nan
-    with pytest.raises(M.MetricInputError, match="text_emb contains NaN"):
+    with pytest.raises(MetricInputError, match="text_emb contains NaN"):
         M.r_precision(t, np.ones((32, 4)))
 
 

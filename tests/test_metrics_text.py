@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from motiongpt.eval.metrics import MetricInputError
+from motiongpt.errors import MetricInputError
 from motiongpt.eval.text_metrics import BERTSCORE_MODEL, caption_metrics, java_available
 
 REFS = [["a person walks forward slowly", "someone walks ahead"], ["a man jumps up and down twice"]]

@@ -30,3 +30,11 @@ class CheckpointError(MotionGPTError, ValueError):
 
 class ConfigError(MotionGPTError, ValueError):
     """A configuration file or override is invalid."""
+
+
+class InvalidRequestError(MotionGPTError, ValueError):
+    """A prompt, task or generation request is invalid (empty, too long, unknown task, bad length)."""
+
+
+class MetricInputError(MotionGPTError, ValueError):
+    """A metric got arrays of the wrong shape, mismatched counts, or NaN/inf."""

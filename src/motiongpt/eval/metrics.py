@@ -1,9 +1,9 @@
 """Motion-generation metrics as small pure numpy functions (the T2M / MotionGPT protocol).
 
 Shapes: N samples, D embedding dim, T frames, J joints. Every function checks its inputs and raises
-:class:`MetricInputError` (a ``MotionGPTError`` and ``ValueError``) naming the argument on a bad shape,
-a count mismatch, or NaN/inf. Reconstruction metrics (MPJPE, PA-MPJPE, acceleration error) live in
-``motiongpt.eval.recon``.
+:class:`motiongpt.errors.MetricInputError` (a ``MotionGPTError`` and ``ValueError``) naming the argument
+on a bad shape, a count mismatch, or NaN/inf. Reconstruction metrics (MPJPE, PA-MPJPE, acceleration
+error) live in ``motiongpt.eval.recon``.
 
 Conventions, following Guo et al. 2022 (T2M) exactly unless said otherwise:
 
@@ -27,17 +27,12 @@ import numpy as np
 from scipy import linalg
 from threadpoolctl import threadpool_limits
 
-from motiongpt.errors import MotionGPTError
+from motiongpt.errors import MetricInputError
 
 logger = logging.getLogger(__name__)
 
 
-class MetricInputError(MotionGPTError, ValueError):
-    """A metric got arrays of the wrong shape, mismatched counts, or NaN/inf."""
-
-
 __all__ = [
-    "MetricInputError",
     "ade_fde",
     "diversity",
     "euclidean_distance_matrix",

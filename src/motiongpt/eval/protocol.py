@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from motiongpt.errors import MetricInputError
 from motiongpt.eval import metrics
 from motiongpt.eval.evaluator import T2MEvaluator
 from motiongpt.eval.pairs import Pairs, crop_motion, distinct_text_order, sample_pairs
@@ -75,12 +76,12 @@ def _check_outputs(
     out: Sequence[np.ndarray], n: int, name: str, lengths: Sequence[int] | None = None
 ) -> list:
     if len(out) != n:
-        raise metrics.MetricInputError(f"{name} returned {len(out)} motions for {n} inputs")
+        raise MetricInputError(f"{name} returned {len(out)} motions for {n} inputs")
     res = []
     for i, m in enumerate(out):
         m = np.asarray(m, dtype=np.float32)
         if m.ndim != 2 or m.shape[0] < 4 or not np.isfinite(m).all():
-            raise metrics.MetricInputError(
+            raise MetricInputError(
                 f"{name} output {i} must be finite (T>=4, F) features, got shape {m.shape}"
             )
         if lengths is not None and m.shape[0] < lengths[i]:
@@ -418,7 +419,7 @@ def evaluate_m2t(
         if caption_fn is not None:
             texts = list(caption_fn(list(ref.motions)))
             if len(texts) != len(ref) or not all(isinstance(t, str) for t in texts):
-                raise metrics.MetricInputError(f"caption_fn must return {len(ref)} strings, got {len(texts)}")
+                raise MetricInputError(f"caption_fn must return {len(ref)} strings, got {len(texts)}")
             rows[MODEL] = (evaluator.embed_captions(pos_tag(texts)), texts)
         for row, (temb, texts) in rows.items():
             vals = _retrieval(temb, motion_emb, ref.texts, batch_size)
@@ -655,7 +656,7 @@ def _model_fn(task: str, model_dir: str | Path, seed: int = 0, chunk: int = 32) 
     return {"t2m": t2m, "m2t": m2t, "pred": pred, "inbetween": inbetween}[task]
 
 
-class NotAvailableError(metrics.MetricInputError):
+class NotAvailableError(MetricInputError):
     """A requested part of the evaluation (e.g. the language model) does not exist yet."""
 
 

@@ -24,7 +24,7 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
-from motiongpt.eval.metrics import MetricInputError
+from motiongpt.errors import MetricInputError
 
 logger = logging.getLogger(__name__)
 

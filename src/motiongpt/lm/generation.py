@@ -28,7 +28,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from motiongpt.lm.model import InvalidRequestError, MotionLanguageModel
+from motiongpt.errors import InvalidRequestError
+from motiongpt.lm.model import MotionLanguageModel
 from motiongpt.lm.vocab import MotionVocab
 
 Mode = Literal["motion", "text", "chat"]

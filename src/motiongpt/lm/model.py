@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from motiongpt._io import atomic_dir
-from motiongpt.errors import CheckpointError, ConfigError, MotionGPTError
+from motiongpt.errors import CheckpointError, ConfigError, InvalidRequestError
 from motiongpt.lm.backbone import is_encoder_decoder, load_backbone
 from motiongpt.lm.config import LMConfig
 from motiongpt.lm.vocab import MotionVocab
@@ -44,10 +44,6 @@ ADAPTER_CONFIG = "adapter_config.json"
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 # Attention projections LoRA targets by default, per family (first match wins).
 _DEFAULT_TARGETS = (("q_proj", "v_proj"), ("q", "v"), ("c_attn",), ("query_key_value",), ("Wqkv",))
-
-
-class InvalidRequestError(MotionGPTError, ValueError):
-    """A prompt, task or generation request is invalid (empty, too long, unknown task, bad length)."""
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -398,4 +394,4 @@ class MotionLanguageModel(nn.Module):
         return model.eval()
 
 
-__all__ = ["InvalidRequestError", "MotionLanguageModel"]
+__all__ = ["MotionLanguageModel"]

@@ -33,7 +33,7 @@ import torch
 
 from motiongpt._io import atomic_dir
 from motiongpt.config import YamlConfig, check_choice
-from motiongpt.errors import CheckpointError, ConfigError, InvalidMotionError
+from motiongpt.errors import CheckpointError, ConfigError, InvalidMotionError, InvalidRequestError
 from motiongpt.lm.generation import (
     GREEDY,
     Sampling,
@@ -42,7 +42,7 @@ from motiongpt.lm.generation import (
     motion_token_limits,
     seconds_to_tokens,
 )
-from motiongpt.lm.model import InvalidRequestError, MotionLanguageModel
+from motiongpt.lm.model import MotionLanguageModel
 from motiongpt.motion.features import features_to_joints, joints_to_features
 from motiongpt.motion.validate import check_features, check_joints
 
