@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -53,6 +55,29 @@ def write_tiny_corpus(root: Path, n_clips: int = 12, seed: int = 0) -> Path:
     for split, members in splits.items():
         (root / f"{split}.txt").write_text("\n".join(members) + "\n", encoding="utf-8")
     return root
+
+
+def tiny_evaluator_config(**changes: Any) -> Any:
+    """A small ``EvaluatorConfig`` (hidden sizes 16, word dim 8, joint embedding 12), with ``changes``."""
+    from motiongpt.eval.evaluator import EvaluatorConfig
+
+    dims = dict(
+        dim_word=8,
+        dim_text_hidden=16,
+        dim_movement_hidden=16,
+        dim_movement_latent=16,
+        dim_motion_hidden=16,
+        dim_coemb=12,
+    )
+    return EvaluatorConfig(**(dims | changes))
+
+
+def toy_word_vectors(words: Sequence[str], dim: int) -> Any:
+    """``WordVectors`` for ``words``: standard-normal vectors of size ``dim`` drawn with seed 0."""
+    from motiongpt.eval.word_vectors import WordVectors
+
+    vecs = np.random.default_rng(0).normal(size=(len(words), dim)).astype(np.float32)
+    return WordVectors(vecs, {w: i for i, w in enumerate(words)}, "toy")
 
 
 @pytest.fixture

@@ -67,18 +67,8 @@ def test_train_evaluator_then_eval_t2m(tiny_corpus, tmp_path):
     assert json.loads((ev / "metrics.json").read_text())["steps"] == 6
 
     out = tmp_path / "t2m.json"
-    res = _run(
-        "eval",
-        "--task",
-        "t2m",
-        "--data",
-        str(tiny_corpus),
-        "--evaluator",
-        str(ev),
-        "--quick",
-        "--json",
-        str(out),
-    )
+    eval_t2m_quick = ["eval", "--task", "t2m", "--data", str(tiny_corpus), "--evaluator", str(ev), "--quick"]
+    res = _run(*eval_t2m_quick, "--json", str(out))
     assert res.returncode == 0, res.stderr
     result = json.loads(out.read_text())
     assert result["task"] == "t2m" and result["replications"] == 3 and result["quick"] is True
@@ -86,18 +76,7 @@ def test_train_evaluator_then_eval_t2m(tiny_corpus, tmp_path):
     assert "no model given" in res.stderr and "Method" in res.stderr  # the table goes to stderr
     assert json.loads(res.stdout)["task"] == "t2m"
 
-    res = _run(
-        "eval",
-        "--task",
-        "t2m",
-        "--data",
-        str(tiny_corpus),
-        "--evaluator",
-        str(ev),
-        "--quick",
-        "--model",
-        str(tmp_path / "lm"),
-    )
+    res = _run(*eval_t2m_quick, "--model", str(tmp_path / "lm"))
     # the LM may not exist yet ("not available yet"); when it does, a missing bundle is a clear error
     assert res.returncode == 2
     assert "not available yet" in res.stderr or "not a MotionGPT folder" in res.stderr

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import tiny_evaluator_config, toy_word_vectors
 from motiongpt.errors import MetricInputError
 from motiongpt.eval import metrics as M
-from motiongpt.eval.evaluator import EvaluatorConfig, T2MEvaluator
+from motiongpt.eval.evaluator import T2MEvaluator
 from motiongpt.eval.pairs import sample_pairs
 from motiongpt.eval.protocol import (
     MODEL,
@@ -23,7 +24,6 @@ from motiongpt.eval.protocol import (
     evaluate_t2m,
 )
 from motiongpt.eval.report import format_table
-from motiongpt.eval.word_vectors import WordVectors
 
 NUMBERS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 
@@ -54,21 +54,12 @@ def constant_clips(n: int, seed: int) -> list[_Clip]:
 @pytest.fixture(scope="module")
 def setup():
     test, train = constant_clips(40, 1), constant_clips(30, 2)
-    cfg = EvaluatorConfig(
-        dim_word=6,
-        dim_text_hidden=16,
-        dim_movement_hidden=16,
-        dim_movement_latent=16,
-        dim_motion_hidden=16,
-        dim_coemb=16,
-    )
+    cfg = tiny_evaluator_config(dim_word=6, dim_coemb=16)
     import torch
 
     torch.manual_seed(0)
     ev = T2MEvaluator(cfg)
-    words = ["unk", "sos", "eos", "walk", "fast", *NUMBERS]
-    vecs = np.random.default_rng(0).normal(size=(len(words), 6)).astype(np.float32)
-    ev.set_word_vectors(WordVectors(vecs, {w: i for i, w in enumerate(words)}, "toy"))
+    ev.set_word_vectors(toy_word_vectors(["unk", "sos", "eos", "walk", "fast", *NUMBERS], 6))
     return test, train, ev
 
 

