@@ -42,7 +42,8 @@ def write_tiny_corpus(root: Path, n_clips: int = 12, seed: int = 0) -> Path:
         t = np.arange(n_frames)[:, None] / 20.0
         freq = rng.uniform(0.2, 2.0, size=(1, 263))
         phase = rng.uniform(0, 2 * np.pi, size=(1, 263))
-        feats = (np.sin(2 * np.pi * freq * t + phase) * rng.uniform(0.05, 0.5, size=(1, 263))).astype(np.float32)
+        amplitude = rng.uniform(0.05, 0.5, size=(1, 263))
+        feats = (np.sin(2 * np.pi * freq * t + phase) * amplitude).astype(np.float32)
         np.save(root / "new_joint_vecs" / f"{name}.npy", feats)
         all_feats.append(feats)
         text, pos = _CAPTIONS[i % len(_CAPTIONS)]

@@ -39,8 +39,9 @@ def test_generate_writes_npy_bvh_and_video_with_the_bundled_model(tmp_path):
     assert joints.shape == (60, 22, 3) and np.isfinite(joints).all()
     head_above_feet = joints[:, 15, 1] - joints[:, [10, 11], 1].min(axis=1)
     assert (head_above_feet > 1.0).all(), "the body should stand upright (Y up, metres)"
-    from_bvh = bvh_to_joints(tmp_path / "out" / "walk.bvh")  # generated bone lengths vary a little; a BVH's
-    assert np.linalg.norm(from_bvh - joints, axis=-1).mean() < 0.01  # are fixed: 1 cm mean, as write_bvh promises
+    # Generated bone lengths vary a little and a BVH's are fixed: within 1 cm mean, as write_bvh promises.
+    from_bvh = bvh_to_joints(tmp_path / "out" / "walk.bvh")
+    assert np.linalg.norm(from_bvh - joints, axis=-1).mean() < 0.01
     video = iio.imread(tmp_path / "out" / "walk.mp4")
     assert video.shape[0] == 60 and video.shape[-1] == 3
     assert np.abs(video[0].astype(int) - video[-1].astype(int)).mean() > 0.5, "the video should show motion"

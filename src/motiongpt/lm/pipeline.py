@@ -177,9 +177,8 @@ def _per_item(value: Any, n: int, name: str) -> list:
     return [value] * n
 
 
-
 def check_text(text: Any) -> None:
-    """Raise InvalidRequestError unless ``text`` is a non-empty string (cheap: call before loading a model)."""
+    """Raise InvalidRequestError unless ``text`` is a non-empty string (cheap: before loading a model)."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidRequestError(f"text must be a non-empty string, got {text!r}")
 
