@@ -98,3 +98,12 @@ def test_eval_bad_inputs(tiny_corpus, tmp_path):
         str(Path(__file__).resolve().parents[1] / "configs" / "evaluator.yaml"),
     )
     assert res.returncode == 2 and "not found" in res.stderr
+
+
+def test_corpus_without_captions_is_one_line_error(tiny_corpus, tmp_path):
+    shutil.rmtree(tiny_corpus / "texts")
+    config = Path(__file__).resolve().parents[1] / "configs" / "evaluator.yaml"
+    res = _run("train", "evaluator", "--data", str(tiny_corpus), "--out", str(tmp_path / "o"), "--config",
+               str(config))  # fmt: skip
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines()[-1].startswith("error:") and "texts" in res.stderr
