@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from motiongpt.eval.protocol import _model_fn
+from motiongpt.eval.run import model_callable
 
 lm_fixtures = pytest.importorskip("test_lm_fixtures", reason="the LM test fixtures are not available")
 one_thread = lm_fixtures.one_thread  # fixtures shared with the LM tests
@@ -20,15 +20,15 @@ def bundle(tiny_dirs, tmp_path_factory):  # noqa: F811
 
 
 def test_adapters_return_the_protocol_shapes(bundle):
-    gen = _model_fn("t2m", bundle)
+    gen = model_callable("t2m", bundle)
     out = gen(["a person walks", "someone jumps"], [40, 48])
     assert [o.shape for o in out] == [(40, 263), (48, 263)]
     assert all(np.isfinite(o).all() for o in out)
-    caps = _model_fn("m2t", bundle)(out)
+    caps = model_callable("m2t", bundle)(out)
     assert len(caps) == 2 and all(isinstance(c, str) for c in caps)
-    pred = _model_fn("pred", bundle)([o[:8] for o in out], [40, 48])
+    pred = model_callable("pred", bundle)([o[:8] for o in out], [40, 48])
     assert [p.shape[0] for p in pred] == [40, 48]
-    inb = _model_fn("inbetween", bundle)([o[:12] for o in out], [o[-12:] for o in out], [40, 48])
+    inb = model_callable("inbetween", bundle)([o[:12] for o in out], [o[-12:] for o in out], [40, 48])
     assert [p.shape[0] for p in inb] == [40, 48]
 
 

@@ -224,8 +224,8 @@ def _eval_protocol(task: str) -> Callable[..., dict[str, Any]]:
         seed: int,
         **_: Any,
     ) -> dict[str, Any]:
-        from motiongpt.eval.protocol import run_evaluation
         from motiongpt.eval.report import format_table
+        from motiongpt.eval.run import run_evaluation
 
         if data is None or evaluator is None:
             raise typer.BadParameter(f"--task {task} needs --data and --evaluator")

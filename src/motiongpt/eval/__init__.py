@@ -8,5 +8,6 @@ Submodules (imported on use, so ``import motiongpt.eval`` stays cheap):
 * ``evaluator``: ``T2MEvaluator`` (ours, or the official checkpoint via ``from_official``).
 * ``evaluator_train``: ``train_evaluator`` on any HumanML3D-format corpus.
 * ``protocol``: ``evaluate_t2m`` / ``evaluate_m2t`` / ``evaluate_pred`` / ``evaluate_inbetween``.
+* ``run``: ``run_evaluation``, what ``motiongpt eval`` calls (loads data, evaluator and model).
 * ``report``: ``format_table`` in the paper's layout.
 """
