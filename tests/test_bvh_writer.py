@@ -40,7 +40,7 @@ def test_written_file_is_standard_and_reproduces_positions(tmp_path: Path, joint
     assert [n for n in clip.names if not n.endswith("_end")] == sorted(JOINT_NAMES, key=clip.names.index)
     assert set(clip.names) >= set(JOINT_NAMES)
     assert [len(c) for c, n in zip(clip.channels, clip.names) if not n.endswith("_end")] == [6] + [3] * 21
-    assert clip.channels[1] == ("Zrotation", "Yrotation", "Xrotation")
+    assert clip.channels[1] == ("Zrotation", "Xrotation", "Yrotation")
     fk = clip.global_positions()[:, [clip.names.index(n) for n in JOINT_NAMES]]
     assert _mean_error(fk, joints) < 1e-3
     for j, p in enumerate(PARENTS[1:], start=1):  # the hierarchy is the SMPL one
@@ -59,6 +59,21 @@ def test_random_rigid_motion_and_fps(tmp_path: Path, joints: np.ndarray) -> None
     back = bvh_to_joints(tmp_path / "slow.bvh")
     assert back.shape[0] == 2 * joints.shape[0] - 1
     assert _mean_error(back[::2], moved) < 1e-3
+
+
+def test_spinning_body_gives_continuous_angle_curves(tmp_path: Path, joints: np.ndarray) -> None:
+    """Two full turns about Y: every channel changes smoothly (no ±180° jumps) and positions still match."""
+    from scipy.spatial.transform import Rotation
+
+    pose = joints[0]
+    yaw = np.linspace(0.0, 720.0, 90)
+    spin = np.stack([pose @ Rotation.from_euler("y", a, degrees=True).as_matrix().T for a in yaw])
+    write_bvh(tmp_path / "spin.bvh", spin)
+    clip = read_bvh(tmp_path / "spin.bvh")
+    angles = clip.motion[:, 3:]  # (T, 66) rotation channels, degrees
+    assert np.abs(np.diff(angles, axis=0)).max() < 45.0
+    assert np.ptp(angles, axis=0).max() > 360.0  # the root's curve really turns twice
+    assert _mean_error(bvh_to_joints(tmp_path / "spin.bvh"), spin) < 1e-3
 
 
 def test_degenerate_poses_do_not_break_the_solver(joints: np.ndarray) -> None:

@@ -23,7 +23,9 @@ from motiongpt._io import atomic_write_text
 from motiongpt.errors import InvalidMotionError
 from motiongpt.motion.skeleton import FPS, JOINT_NAMES, N_JOINTS, PARENTS, RAW_OFFSETS
 
-EULER_ORDER = "ZYX"  # channel order written, applied intrinsically: R = Rz @ Ry @ Rx
+# Channels written, applied intrinsically (R = Rz @ Rx @ Ry): yaw about Y comes last, so it keeps its full
+# +-180 range and, unwrapped over time, a turning body gets continuous curves.
+EULER_ORDER = "ZXY"
 _CHILDREN: tuple[tuple[int, ...], ...] = tuple(
     tuple(c for c, p in enumerate(PARENTS) if p == j) for j in range(N_JOINTS)
 )
@@ -135,6 +137,8 @@ def bvh_text(joints: np.ndarray, fps: float = FPS) -> str:
         warnings.simplefilter("ignore", UserWarning)
         euler = Rotation.from_matrix(local.reshape(-1, 3, 3)).as_euler(EULER_ORDER, degrees=True)
     euler = euler.reshape(joints.shape[0], N_JOINTS, 3)[:, list(_DFS_ORDER)]  # (T, 22, 3) in file order
+    # Whole turns per channel leave each rotation unchanged but keep animation curves free of ±180° jumps.
+    euler = np.unwrap(euler, period=360.0, axis=0)
     motion = np.concatenate([joints[:, 0], euler.reshape(-1, N_JOINTS * 3)], axis=1)  # (T, 69)
 
     rot_channels = " ".join(f"{axis}rotation" for axis in EULER_ORDER)
