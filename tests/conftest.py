@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,10 @@ import numpy as np
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+_SCRIPT = Path(sys.executable).with_name("motiongpt")
+# The command a user types: the installed console script, or ``python -m motiongpt`` where it is absent.
+MOTIONGPT_CLI: list[str] = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "motiongpt"]
 
 _CAPTIONS = [
     ("a person walks forward", "a/DET person/NOUN walk/VERB forward/ADV"),

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import shared_data
+from conftest import MOTIONGPT_CLI, shared_data
 from motiongpt.motion.bvh import bvh_to_joints
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "src/motiongpt/assets/examples/cmu_002_01_walk.bvh"
-SCRIPT = Path(sys.executable).parent / "motiongpt"
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-c", "from motiongpt.cli import app; app()"]
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*COMMAND, "convert", *map(str, args)], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [*MOTIONGPT_CLI, "convert", *map(str, args)], capture_output=True, text=True, timeout=300
+    )
 
 
 def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:

@@ -6,7 +6,6 @@ import io
 import json
 import re
 import subprocess
-import sys
 import tarfile
 import zlib
 from pathlib import Path
@@ -14,14 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import shared_data
+from conftest import MOTIONGPT_CLI, shared_data
 from motiongpt.data import HumanML3D, build_corpus
 from motiongpt.data import corpus as corpus_mod
 from motiongpt.data.corpus import assign_splits, limit_clips, windows
 from motiongpt.data.sources import SourceClip
 from motiongpt.errors import CorpusError
-
-MOTIONGPT = str(Path(sys.executable).parent / "motiongpt")  # the console script
 
 # --- synthetic archives in the real layout; a "BVH" here is just its frame count --------------------------
 
@@ -272,7 +269,7 @@ def real_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = root / "corpus"
     cache = Path(__file__).resolve().parents[1] / ".cache" / "sources"  # git-ignored; reused between runs
     proc = subprocess.run(
-        [MOTIONGPT, "data", "build", "--source", str(source), "--out", str(out),
+        [*MOTIONGPT_CLI, "data", "build", "--source", str(source), "--out", str(out),
          "--limit", "4", "--workers", "1", "--cache", str(cache)],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip

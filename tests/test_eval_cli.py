@@ -10,19 +10,12 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "motiongpt"
-
-
-def _cli() -> str:
-    exe = str(SCRIPT) if SCRIPT.is_file() else shutil.which("motiongpt")
-    if exe is None:
-        pytest.skip("the motiongpt console script is not installed (pip install -e . --no-deps)")
-    return exe
+from conftest import MOTIONGPT_CLI
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
     env = os.environ | {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    return subprocess.run([_cli(), *args], capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run([*MOTIONGPT_CLI, *args], capture_output=True, text=True, timeout=300, env=env)
 
 
 TINY = [

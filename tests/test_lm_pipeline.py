@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import MOTIONGPT_CLI
 from motiongpt.errors import CheckpointError, InvalidMotionError, MotionGPTError
 from motiongpt.lm.pipeline import Motion, MotionGPT, PipelineConfig, Reply
 from test_lm_fixtures import save_tiny_bundle
@@ -116,9 +116,8 @@ def _run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = dict(
         os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg"
     )
-    code = "from motiongpt.cli import app; app()"
     return subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        [*MOTIONGPT_CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
 
 

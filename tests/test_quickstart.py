@@ -5,16 +5,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 
+from conftest import MOTIONGPT_CLI
 from motiongpt.motion.bvh import bvh_to_joints
-
-SCRIPT = Path(sys.executable).parent / "motiongpt"
 
 pytestmark = [
     pytest.mark.slow,
@@ -28,7 +26,9 @@ pytestmark = [
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     env.pop("MOTIONGPT_MODEL", None)
-    return subprocess.run([str(SCRIPT), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [*MOTIONGPT_CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_generate_writes_npy_bvh_and_video_with_the_bundled_model(tmp_path):

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import MOTIONGPT_CLI
 from motiongpt.errors import ConfigError
 from motiongpt.tokenizer.config import TrainConfig, VQConfig
 from motiongpt.tokenizer.model import MotionTokenizer
 from motiongpt.tokenizer.tokenize import load_tokens
 from motiongpt.tokenizer.train import train_tokenizer
 from motiongpt.training import cosine_lr_factor
-
-MOTIONGPT = Path(sys.executable).with_name("motiongpt")
 
 
 def tiny_train_config(**changes) -> TrainConfig:
@@ -72,10 +70,9 @@ def test_train_loss_falls_and_resume_continues_at_the_right_step(tiny_corpus: Pa
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(MOTIONGPT), *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([*MOTIONGPT_CLI, *args], capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.skipif(not MOTIONGPT.exists(), reason="console script not installed (pip install -e .)")
 def test_cli_train_tokenize_eval(tiny_corpus: Path, tmp_path: Path) -> None:
     cfg_path = tmp_path / "tiny.yaml"
     tiny_train_config(max_steps=4, val_every=2).to_yaml(cfg_path)
