@@ -72,6 +72,7 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug l
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # deprecation notices
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # the web UI's own start-up requests
 
 
 # --- motion -------------------------------------------------------------------------------------------
@@ -373,3 +374,18 @@ def caption(
     from motiongpt.lm.pipeline import MotionGPT
 
     typer.echo(MotionGPT.from_pretrained(_model_dir(model)).caption(motion))
+
+
+@app.command()
+@user_errors
+def webui(
+    model: ModelDir = None,
+    host: Annotated[str, typer.Option(help="Address to serve on (0.0.0.0: every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 7860,
+    out: Annotated[Path | None, typer.Option(help="Folder for motion files (default: temp).")] = None,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the page in a browser.")] = False,
+) -> None:
+    """Serve the web UI: text to motion, chat, describe or continue your own BVH; videos and downloads."""
+    from motiongpt.webui import launch
+
+    launch(_model_dir(model), host=host, port=port, out_dir=out, open_browser=open_browser)

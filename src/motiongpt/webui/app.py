@@ -1,0 +1,162 @@
+"""The web UI (gradio): talk to the model, watch each motion, download it as .npy, .bvh and .mp4.
+
+    motiongpt webui                          # http://127.0.0.1:7860 with the bundled model
+    motiongpt webui --model runs/lm-instruct/motiongpt --port 8000
+
+Offline: gradio's analytics (a version check and telemetry) are switched off before it is imported,
+``share`` is never used, and the page's assets are served by the app itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402  (after the analytics switch)
+
+from motiongpt.errors import InvalidRequestError, MotionGPTError  # noqa: E402
+from motiongpt.lm.pipeline import MotionGPT  # noqa: E402
+from motiongpt.webui.session import MAX_SECONDS, MotionChat, Turn  # noqa: E402
+
+MODES = ("Text → motion", "Chat")
+EXAMPLES = ("a person jumps over an obstacle", "a person walks forward and waves", "a person dances happily")
+INTRO = """# MotionGPT
+**Text → motion** turns a description into a motion. **Chat** talks about the motions so far
+("now do it faster", "describe it"). Upload your own **.bvh** (any common rig) or **.npy** joints to
+have it described or continued. Each motion comes as a skeleton video, joints (.npy, frames × 22 × 3)
+and a .bvh for Blender, Maya or Unity."""
+
+
+def _guarded(fn: Callable[..., tuple], n_outputs: int) -> Callable[..., tuple]:
+    """``fn`` as an event handler: a MotionGPTError becomes a one-line error message and the page is
+    left as it was (no output is cleared or marked failed)."""
+
+    @functools.wraps(fn)
+    def handler(*args: Any) -> tuple:
+        try:
+            return fn(*args)
+        except MotionGPTError as e:
+            message = str(e)
+        except FileNotFoundError as e:
+            message = f"file not found: {e.filename or e}"
+        gr.Warning(message, title="Error")
+        return tuple(gr.skip() for _ in range(n_outputs))
+
+    return handler
+
+
+def _seed(text: str) -> int | None:
+    """The seed box: empty -> None (random), else a whole number."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidRequestError(f"seed must be a whole number or empty, got {text!r}") from None
+
+
+def _view(turns: tuple[Turn, ...]) -> tuple[Any, ...]:
+    """(state, chat messages, video, files) for a conversation: the player shows its latest motion."""
+    messages = [{"role": t.role, "content": t.display()} for t in turns]
+    last = next((t.files for t in reversed(turns) if t.files is not None), None)
+    if last is None:
+        return turns, messages, None, None
+    return turns, messages, str(last.video), [str(last.npy), str(last.bvh), str(last.video)]
+
+
+def build_app(chat: MotionChat) -> gr.Blocks:
+    """The page, wired to ``chat``. Element ids (``#prompt``, ``#send_btn``, ...) are stable for tests."""
+
+    def send(prompt: str, mode: str, seconds: float, seed: str, turns: tuple[Turn, ...]) -> tuple:
+        if mode == MODES[0]:
+            turns = chat.text_to_motion(turns, prompt, seconds=seconds, seed=_seed(seed))
+        elif mode == MODES[1]:
+            turns = chat.chat(turns, prompt, seed=_seed(seed))
+        else:
+            raise InvalidRequestError(f"unknown mode {mode!r}; one of {MODES}")
+        return (*_view(turns), "")
+
+    def describe(path: str | None, turns: tuple[Turn, ...]) -> tuple:
+        return _view(chat.describe(turns, path))
+
+    def continue_it(path: str | None, seconds: float, seed: str, turns: tuple[Turn, ...]) -> tuple:
+        return _view(chat.continue_motion(turns, path, seconds=seconds, seed=_seed(seed)))
+
+    with gr.Blocks(title="MotionGPT", analytics_enabled=False) as demo:
+        turns = gr.State(())
+        gr.Markdown(INTRO)
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(elem_id="chat", label="Conversation", height=380)
+                prompt = gr.Textbox(
+                    elem_id="prompt", show_label=False, lines=1, max_lines=4, placeholder=EXAMPLES[0]
+                )
+                with gr.Row():
+                    mode = gr.Radio(list(MODES), value=MODES[0], label="Mode", elem_id="mode")
+                    send_btn = gr.Button("Send", variant="primary", elem_id="send_btn")
+                with gr.Row():
+                    seconds = gr.Slider(
+                        0, MAX_SECONDS, value=0, step=0.2, elem_id="seconds",
+                        label="Length in seconds (0: the model chooses)",
+                    )  # fmt: skip
+                    seed = gr.Textbox(label="Seed (empty: random)", elem_id="seed", max_lines=1)
+                gr.Examples(list(EXAMPLES), inputs=prompt)
+                with gr.Group():
+                    upload = gr.File(
+                        label="Your motion (.bvh or .npy)", file_types=[".bvh", ".npy"], type="filepath",
+                        elem_id="upload",
+                    )  # fmt: skip
+                    with gr.Row():
+                        describe_btn = gr.Button("Describe it", elem_id="describe_btn")
+                        continue_btn = gr.Button("Continue it", elem_id="continue_btn")
+                clear_btn = gr.Button("New conversation", variant="secondary", elem_id="clear_btn")
+            with gr.Column(scale=2):
+                video = gr.Video(
+                    label="Motion", elem_id="motion_video", interactive=False, autoplay=True, loop=True
+                )
+                files = gr.File(
+                    label="Download", elem_id="motion_files", file_count="multiple", interactive=False
+                )
+
+        shown = [turns, chatbot, video, files]
+        gr.on(
+            triggers=[send_btn.click, prompt.submit], fn=_guarded(send, len(shown) + 1), api_name="send",
+            inputs=[prompt, mode, seconds, seed, turns], outputs=[*shown, prompt],
+        )  # fmt: skip
+        describe_btn.click(
+            _guarded(describe, len(shown)), inputs=[upload, turns], outputs=shown, api_name="describe"
+        )
+        continue_btn.click(
+            _guarded(continue_it, len(shown)), inputs=[upload, seconds, seed, turns], outputs=shown,
+            api_name="continue",
+        )  # fmt: skip
+        clear_btn.click(lambda: _view(()), outputs=shown, api_name=False)
+    return demo
+
+
+def launch(
+    model_dir: str | os.PathLike,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    out_dir: str | os.PathLike | None = None,
+    open_browser: bool = False,
+) -> None:
+    """Load the model and serve the UI until interrupted; motion files go to ``out_dir`` (default: a
+    new temp folder)."""
+    out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="motiongpt-webui-"))
+    out.mkdir(parents=True, exist_ok=True)
+    demo = build_app(MotionChat(MotionGPT.from_pretrained(model_dir), out))
+    try:
+        demo.queue(default_concurrency_limit=1).launch(
+            server_name=host, server_port=port, share=False, ssr_mode=False, inbrowser=open_browser,
+            allowed_paths=[str(out.resolve())], footer_links=["api"],
+        )  # fmt: skip
+    except OSError as e:
+        raise InvalidRequestError(f"cannot serve on {host}:{port}: {e}") from None

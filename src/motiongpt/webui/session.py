@@ -1,0 +1,200 @@
+"""What the web UI does, without the web: a conversation of text and motion turns with a MotionGPT.
+
+Each method takes the conversation so far (a tuple of :class:`Turn`) and returns it with the new user
+and assistant turns appended; every motion the assistant writes is saved as ``.npy`` joints, ``.bvh``
+and an ``.mp4`` skeleton video (:class:`MotionFiles`). The gradio layer (``webui.app``) only lays this
+out, so the logic here is tested without a browser.
+
+>>> chat = MotionChat(MotionGPT.from_pretrained(path), out_dir="/tmp/motiongpt-webui")
+>>> turns = chat.text_to_motion((), "a person jumps over an obstacle", seconds=3.0, seed=0)
+>>> turns[-1].files.bvh                      # .../a-person-jumps-over-an-obstacle.bvh
+>>> turns = chat.chat(turns, "now do it faster")
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from motiongpt.errors import InvalidMotionError, InvalidRequestError
+from motiongpt.lm.pipeline import FPS, Motion, MotionGPT, check_text
+from motiongpt.render import render_video
+
+log = logging.getLogger(__name__)
+
+MAX_SECONDS = 9.8  # 196 frames, the longest motion the model was trained to write
+MAX_UPLOAD_SECONDS = MAX_SECONDS  # longer uploads are cut to their start (and the reply says so)
+HISTORY_TURNS = 6  # the conversation the model sees in chat mode: the last 3 exchanges
+UPLOAD_SUFFIXES = (".bvh", ".npy")
+
+
+@dataclass(frozen=True)
+class MotionFiles:
+    """The files of one motion: skeleton video, joints ``(T, 22, 3)`` and BVH."""
+
+    video: Path
+    npy: Path
+    bvh: Path
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message: its text and, when it carries one, a motion with its files or the uploaded file's name."""
+
+    role: Literal["user", "assistant"]
+    text: str
+    motion: Motion | None = None
+    files: MotionFiles | None = None
+    upload: str | None = None
+
+    def display(self) -> str:
+        """The message as the chat shows it: the text, then what motion it carries."""
+        if self.motion is None:
+            return self.text
+        what = describe_motion(self.motion)
+        extra = f"[{self.upload}, {what}]" if self.upload else f"\u25b6 {what}"
+        return f"{self.text} {extra}" if self.text else extra
+
+
+def slug(text: str, max_len: int = 48) -> str:
+    """A file-name-safe short form of ``text`` ("A person jumps!" -> "a-person-jumps")."""
+    words = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return words[:max_len].rstrip("-") or "motion"
+
+
+def describe_motion(motion: Motion) -> str:
+    return f"{motion.seconds:.1f} s motion ({motion.n_frames} frames)"
+
+
+class MotionChat:
+    """Text -> motion, chat, caption and continuation over one conversation, with files for each motion.
+
+    Args:
+        pipeline: the model.
+        out_dir: where motion files go, one sub-folder per motion (created when needed).
+    """
+
+    def __init__(self, pipeline: MotionGPT, out_dir: str | os.PathLike) -> None:
+        self.pipeline = pipeline
+        self.out_dir = Path(out_dir)
+
+    # --- the four actions -------------------------------------------------------------------------
+    def text_to_motion(
+        self, turns: Sequence[Turn], prompt: str, seconds: float | None = None, seed: int | None = None
+    ) -> tuple[Turn, ...]:
+        """A new motion from a description; ``seconds`` (up to 9.8) fixes its length, None lets the
+        model choose."""
+        prompt = _check_prompt(prompt)
+        motion = self.pipeline.generate_motion(prompt, seconds=_check_seconds(seconds), seed=seed)
+        return (*turns, Turn("user", prompt), self._motion_turn(motion, "", title=prompt))
+
+    def chat(self, turns: Sequence[Turn], prompt: str, seed: int | None = None) -> tuple[Turn, ...]:
+        """A free message; the model sees the last exchanges, motions included, and answers with text,
+        a motion or both."""
+        prompt = _check_prompt(prompt)
+        user = Turn("user", prompt)
+        history = _recent([*turns, user])
+        reply = self.pipeline.chat([_as_message(t) for t in history], seed=seed)
+        if reply.motion is None:
+            return (*turns, user, Turn("assistant", reply.text or "(no answer)"))
+        return (*turns, user, self._motion_turn(reply.motion, reply.text, title=prompt))
+
+    def describe(self, turns: Sequence[Turn], path: str | os.PathLike | None) -> tuple[Turn, ...]:
+        """Caption an uploaded ``.bvh`` / ``.npy`` motion."""
+        motion, note = self.load(path)
+        user = self._upload_turn(path, motion, "Describe this motion.")
+        caption = self.pipeline.caption(motion)
+        return (*turns, user, Turn("assistant", " ".join(p for p in (note, caption) if p)))
+
+    def continue_motion(
+        self,
+        turns: Sequence[Turn],
+        path: str | os.PathLike | None,
+        seconds: float | None = None,
+        seed: int | None = None,
+    ) -> tuple[Turn, ...]:
+        """Continue an uploaded motion by ``seconds`` (None: the model chooses); the reply's motion is
+        the upload followed by its continuation."""
+        motion, note = self.load(path)
+        user = self._upload_turn(path, motion, "Continue this motion.")
+        out = self.pipeline.predict(motion, seconds=_check_seconds(seconds), seed=seed)
+        fpt = self.pipeline.frames_per_token  # the upload comes back as whole tokens, then the new ones
+        added = (out.n_frames - motion.features.shape[0] // fpt * fpt) / FPS
+        text = " ".join(p for p in (note, f"Continued by {added:.1f} s.") if p)
+        return (*turns, user, self._motion_turn(out, text, title=f"{Path(path).stem} (continued)"))
+
+    # --- uploads and files ------------------------------------------------------------------------
+    def load(self, path: str | os.PathLike | None) -> tuple[Motion, str]:
+        """An uploaded motion file, cut to 9.8 s, and a note saying so when it was cut."""
+        if path is None:
+            raise InvalidRequestError("upload a .bvh or .npy motion file first")
+        path = Path(path)
+        if path.suffix.lower() not in UPLOAD_SUFFIXES:
+            raise InvalidMotionError(f"{path.name}: expected a .bvh or .npy (T, 22, 3) file")
+        motion = Motion.from_file(path)
+        limit = int(round(MAX_UPLOAD_SECONDS * FPS))
+        if motion.n_frames <= limit:
+            return motion, ""
+        note = f"(Used the first {MAX_UPLOAD_SECONDS:.1f} s of {motion.seconds:.1f} s.)"
+        return Motion.from_joints(motion.joints[:limit]), note
+
+    def save(self, motion: Motion, title: str) -> MotionFiles:
+        """Write ``motion`` as .npy, .bvh and .mp4 into a new sub-folder named after ``title``."""
+        folder = self.out_dir / uuid.uuid4().hex[:12]
+        name = slug(title)
+        npy = motion.save_npy(folder / f"{name}.npy")
+        bvh = motion.save_bvh(folder / f"{name}.bvh")
+        video = render_video(motion.joints, folder / f"{name}.mp4", title=title)
+        log.debug("saved %s to %s", motion, folder)
+        return MotionFiles(video=video, npy=npy, bvh=bvh)
+
+    def _motion_turn(self, motion: Motion, text: str, title: str) -> Turn:
+        return Turn("assistant", text, motion, self.save(motion, title))
+
+    @staticmethod
+    def _upload_turn(path: str | os.PathLike | None, motion: Motion, text: str) -> Turn:
+        return Turn("user", text, motion, upload=Path(path).name)
+
+
+# --- checks and conversions -------------------------------------------------------------------------
+def _check_prompt(prompt: str) -> str:
+    if isinstance(prompt, str) and not prompt.strip():
+        raise InvalidRequestError("the prompt is empty: describe a motion, e.g. 'a person walks forward'")
+    check_text(prompt)
+    return prompt.strip()
+
+
+def _check_seconds(seconds: float | None) -> float | None:
+    """None or 0 -> None (the model chooses); otherwise a length in (0, 9.8]."""
+    if seconds is None or seconds == 0:
+        return None
+    seconds = float(seconds)
+    if not np.isfinite(seconds) or not 0 < seconds <= MAX_SECONDS:
+        raise InvalidRequestError(
+            f"seconds must be in (0, {MAX_SECONDS}] (0: let the model choose), got {seconds}"
+        )
+    return seconds
+
+
+def _recent(turns: Sequence[Turn]) -> list[Turn]:
+    """The last ``HISTORY_TURNS`` turns, starting with a user turn (the model's context is short)."""
+    tail = list(turns[-HISTORY_TURNS:])
+    while tail and tail[0].role != "user":
+        tail.pop(0)
+    return tail
+
+
+def _as_message(turn: Turn) -> dict:
+    """A turn as ``MotionGPT.chat`` takes it: its motion (first in a user turn, as in the training
+    prompts "<motion> Describe this motion.", last in an answer) and its text as parts of one message."""
+    text = [turn.text] if turn.text.strip() else []
+    motion = [turn.motion] if turn.motion is not None else []
+    return {"role": turn.role, "content": motion + text if turn.role == "user" else text + motion}
