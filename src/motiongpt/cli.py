@@ -72,6 +72,7 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug l
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # deprecation notices
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=r".*LeafSpec.*")  # lightning on torch 2.13
         logging.getLogger("httpx").setLevel(logging.WARNING)  # the web UI's own start-up requests
 
 

@@ -10,6 +10,7 @@ scheduler / step / RNG state, what ``resume`` reads), ``checkpoints/best-{step}.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from pathlib import Path
@@ -27,6 +28,16 @@ from motiongpt.config import YamlConfig
 from motiongpt.errors import ConfigError
 
 RNG_KEY = "motiongpt_rng"
+
+
+def _quiet_lightning() -> None:
+    """Lightning's messages once, through the root logger the CLI sets up (not also through its own
+    handler), without its advertisement for a cloud logging service."""
+    if logging.getLogger().handlers:
+        logging.getLogger("lightning").handlers = []  # its records still reach the root handler
+    emitter = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not emitter.filters:
+        emitter.addFilter(lambda record: "litlogger" not in record.getMessage())
 
 
 def cosine_lr_factor(step: int, lr: float, lr_min: float, warmup_steps: int, max_steps: int) -> float:
@@ -120,6 +131,7 @@ def make_trainer(
     ]
     if progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=log_every))
+    _quiet_lightning()
     return L.Trainer(
         accelerator=accelerator,
         devices=devices,
