@@ -43,10 +43,11 @@ def test_generate_writes_npy_bvh_and_video_with_the_bundled_model(tmp_path):
     assert np.abs(video[0].astype(int) - video[-1].astype(int)).mean() > 0.5, "the video should show motion"
 
 
+EXAMPLE_BVH = next((Path(__file__).resolve().parents[1] / "src/motiongpt/assets/examples").glob("*.bvh"))
+
+
 def test_caption_of_the_shipped_example_is_a_sentence(tmp_path):
-    example = Path(__file__).resolve().parents[1] / "src" / "motiongpt" / "assets" / "examples"
-    bvh = next(example.glob("*.bvh"))
-    done = _run("caption", str(bvh), cwd=tmp_path)
+    done = _run("caption", str(EXAMPLE_BVH), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     words = done.stdout.strip().split()
     assert len(words) >= 3 and not any(w.startswith("<motion_id") for w in words)
@@ -56,3 +57,26 @@ def test_empty_prompt_is_one_line_error(tmp_path):
     done = _run("generate", "   ", "--out", "x", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip() == "error: text must be a non-empty string, got '   '"
+
+
+def test_continue_and_inbetween_a_users_bvh(tmp_path):
+    given = bvh_to_joints(EXAMPLE_BVH)  # (57, 22, 3): 56 feature frames = 14 tokens
+    done = _run("continue", str(EXAMPLE_BVH), "--seconds", "1", "--seed", "0", "--out", "cont", "--no-video",
+                cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not (tmp_path / "cont.mp4").exists()
+    continued = np.load(tmp_path / "cont.npy")
+    assert continued.shape == (4 * (14 + 5), 22, 3)  # the given motion as tokens, then 1 s = 5 tokens
+    # The given part comes back through the tokenizer, close to the original (root-relative).
+    rel = lambda j: j - j[:, :1]  # noqa: E731
+    assert np.linalg.norm(rel(continued[:56]) - rel(given[:56]), axis=-1).mean() < 0.1
+
+    done = _run("inbetween", str(EXAMPLE_BVH), "cont.npy", "--seconds", "2", "--seed", "0", "--out", "mid",
+                cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    middle = np.load(tmp_path / "mid.npy")
+    assert middle.shape == (4 * (14 + 10 + 18), 22, 3)  # start, 2 s = 10 tokens, end (75 frames = 18 tokens)
+    assert np.isfinite(middle).all() and (tmp_path / "mid.bvh").is_file() and (tmp_path / "mid.mp4").is_file()
+
+    done = _run("continue", "nowhere.bvh", cwd=tmp_path)
+    assert done.returncode == 2 and "nowhere.bvh" in done.stderr and "Traceback" not in done.stderr

@@ -332,6 +332,12 @@ ModelDir = Annotated[
 ]
 
 
+MotionFile = Annotated[Path, typer.Argument(help="A .bvh (any rig) or .npy joints (T, 22, 3) file.")]
+Video = Annotated[bool, typer.Option("--video/--no-video", help="Also render PREFIX.mp4.")]
+Seed = Annotated[int | None, typer.Option(help="Random seed, for a repeatable motion.")]
+OutPrefix = Annotated[Path, typer.Option(help="Output prefix: PREFIX.npy, .bvh and .mp4.")]
+
+
 def _model_dir(model: Path | None) -> Path:
     import os
 
@@ -344,10 +350,10 @@ def generate(
     text: Annotated[str, typer.Argument(help="What the motion shows, e.g. 'a person walks forward'.")],
     model: ModelDir = None,
     seconds: Annotated[float | None, typer.Option(help="Exact length in seconds (default: free).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed, for a repeatable motion.")] = None,
-    out: Annotated[Path, typer.Option(help="Output prefix: PREFIX.npy, .bvh and .mp4.")] = Path("motion"),
+    seed: Seed = None,
+    out: OutPrefix = Path("motion"),
     allow_long: Annotated[bool, typer.Option("--allow-long", help="Allow over 9.8 s (196 frames).")] = False,
-    video: Annotated[bool, typer.Option("--video/--no-video", help="Also render PREFIX.mp4.")] = True,
+    video: Video = True,
 ) -> None:
     """Text to motion: joints (T, 22, 3) as .npy, a .bvh and a skeleton video."""
     from motiongpt.lm.pipeline import MotionGPT, check_text
@@ -356,19 +362,59 @@ def generate(
     motion = MotionGPT.from_pretrained(_model_dir(model)).generate_motion(
         text, seconds=seconds, seed=seed, allow_long=allow_long
     )
+    _write_motion(motion, out, video, title=text)
+
+
+def _write_motion(motion: Any, out: Path, video: bool, title: str) -> None:
+    """``motion`` as OUT.npy, OUT.bvh and (``video``) OUT.mp4, and one line saying so."""
     npy, bvh = out.with_name(f"{out.name}.npy"), out.with_name(f"{out.name}.bvh")
     paths = [motion.save_npy(npy), motion.save_bvh(bvh)]
     if video:
         from motiongpt.render import render_video
 
-        paths.append(render_video(motion.joints, out.with_name(out.name + ".mp4"), title=text))
+        paths.append(render_video(motion.joints, out.with_name(out.name + ".mp4"), title=title))
     typer.echo(f"{motion.n_frames} frames ({motion.seconds:.1f} s): " + ", ".join(str(p) for p in paths))
+
+
+@app.command("continue")
+@user_errors
+def continue_cmd(
+    motion: MotionFile,
+    model: ModelDir = None,
+    seconds: Annotated[float | None, typer.Option(help="Length of the continuation (default: free).")] = None,
+    seed: Seed = None,
+    out: OutPrefix = Path("continued"),
+    video: Video = True,
+) -> None:
+    """Continue a motion: the given motion followed by what the model predicts."""
+    from motiongpt.lm.pipeline import MotionGPT
+
+    result = MotionGPT.from_pretrained(_model_dir(model)).predict(motion, seconds=seconds, seed=seed)
+    _write_motion(result, out, video, title=f"{motion.stem} (continued)")
+
+
+@app.command()
+@user_errors
+def inbetween(
+    start: Annotated[Path, typer.Argument(help="The motion to start from (.bvh or .npy).")],
+    end: Annotated[Path, typer.Argument(help="The motion to end with (.bvh or .npy).")],
+    model: ModelDir = None,
+    seconds: Annotated[float | None, typer.Option(help="Length of the middle (default: start+end).")] = None,
+    seed: Seed = None,
+    out: OutPrefix = Path("inbetween"),
+    video: Video = True,
+) -> None:
+    """Fill the gap between two motions: start, a generated middle, end."""
+    from motiongpt.lm.pipeline import MotionGPT
+
+    result = MotionGPT.from_pretrained(_model_dir(model)).inbetween(start, end, seconds=seconds, seed=seed)
+    _write_motion(result, out, video, title=f"{start.stem} to {end.stem}")
 
 
 @app.command()
 @user_errors
 def caption(
-    motion: Annotated[Path, typer.Argument(help="A .bvh (any rig) or .npy joints (T, 22, 3) file.")],
+    motion: MotionFile,
     model: ModelDir = None,
 ) -> None:
     """Motion to text: print a caption of a motion file."""
