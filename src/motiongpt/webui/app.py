@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -150,6 +151,7 @@ def launch(
 ) -> None:
     """Load the model and serve the UI until interrupted; motion files go to ``out_dir`` (default: a
     new temp folder)."""
+    _check_port(host, port)  # before the model is loaded, so a busy port fails at once
     out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="motiongpt-webui-"))
     out.mkdir(parents=True, exist_ok=True)
     demo = build_app(MotionChat(MotionGPT.from_pretrained(model_dir), out))
@@ -160,3 +162,13 @@ def launch(
         )  # fmt: skip
     except OSError as e:
         raise InvalidRequestError(f"cannot serve on {host}:{port}: {e}") from None
+
+
+def _check_port(host: str, port: int) -> None:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise InvalidRequestError(
+                f"cannot serve on {host}:{port}: {e.strerror or e}; choose another port with --port"
+            ) from None
