@@ -10,6 +10,7 @@ Offline: gradio's analytics (a version check and telemetry) are switched off bef
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import socket
 import tempfile
@@ -24,6 +25,8 @@ import gradio as gr  # noqa: E402  (after the analytics switch)
 from motiongpt.errors import InvalidRequestError, MotionGPTError  # noqa: E402
 from motiongpt.lm.pipeline import MotionGPT  # noqa: E402
 from motiongpt.webui.session import MAX_SECONDS, MotionChat, Turn  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 MODES = ("Text → motion", "Chat")
 EXAMPLES = ("a person jumps over an obstacle", "a person walks forward and waves", "a person dances happily")
@@ -158,10 +161,12 @@ def launch(
     try:
         demo.queue(default_concurrency_limit=1).launch(
             server_name=host, server_port=port, share=False, ssr_mode=False, inbrowser=open_browser,
-            allowed_paths=[str(out.resolve())], footer_links=["api"],
+            allowed_paths=[str(out.resolve())], footer_links=["api"], quiet=True, prevent_thread_lock=True,
         )  # fmt: skip
     except OSError as e:
         raise InvalidRequestError(f"cannot serve on {host}:{port}: {e}") from None
+    log.info("MotionGPT web UI on %s (motion files in %s); Ctrl+C stops it", demo.local_url, out)
+    demo.block_thread()
 
 
 def _check_port(host: str, port: int) -> None:
