@@ -93,7 +93,9 @@ def build_app(chat: MotionChat) -> gr.Blocks:
     def continue_it(path: str | None, seconds: float, seed: str, turns: tuple[Turn, ...]) -> tuple:
         return _view(chat.continue_motion(turns, path, seconds=seconds, seed=_seed(seed)))
 
-    with gr.Blocks(title="MotionGPT", analytics_enabled=False) as demo:
+    # delete_cache: gradio's own copies of served files older than a day go, checked hourly, so a server
+    # left running does not fill the disk (the motion folder itself is left alone).
+    with gr.Blocks(title="MotionGPT", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
         turns = gr.State(())
         gr.Markdown(INTRO)
         with gr.Row():

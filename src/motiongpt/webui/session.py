@@ -26,6 +26,7 @@ import numpy as np
 
 from motiongpt.errors import InvalidMotionError, InvalidRequestError
 from motiongpt.lm.pipeline import FPS, Motion, MotionGPT, check_text
+from motiongpt.motion.io import load_joints
 from motiongpt.render import render_video
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,16 @@ MAX_SECONDS = 9.8  # 196 frames, the longest motion the model was trained to wri
 MAX_UPLOAD_SECONDS = MAX_SECONDS  # longer uploads are cut to their start (and the reply says so)
 HISTORY_TURNS = 6  # the conversation the model sees in chat mode: the last 3 exchanges
 UPLOAD_SUFFIXES = (".bvh", ".npy")
+
+
+def slug(text: str, max_len: int = 48) -> str:
+    """A file-name-safe short form of ``text`` ("A person jumps!" -> "a-person-jumps")."""
+    words = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return words[:max_len].rstrip("-") or "motion"
+
+
+def describe_motion(motion: Motion) -> str:
+    return f"{motion.seconds:.1f} s motion ({motion.n_frames} frames)"
 
 
 @dataclass(frozen=True)
@@ -62,16 +73,6 @@ class Turn:
         what = describe_motion(self.motion)
         extra = f"[{self.upload}, {what}]" if self.upload else f"\u25b6 {what}"
         return f"{self.text} {extra}" if self.text else extra
-
-
-def slug(text: str, max_len: int = 48) -> str:
-    """A file-name-safe short form of ``text`` ("A person jumps!" -> "a-person-jumps")."""
-    words = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return words[:max_len].rstrip("-") or "motion"
-
-
-def describe_motion(motion: Motion) -> str:
-    return f"{motion.seconds:.1f} s motion ({motion.n_frames} frames)"
 
 
 class MotionChat:
@@ -139,12 +140,11 @@ class MotionChat:
         path = Path(path)
         if path.suffix.lower() not in UPLOAD_SUFFIXES:
             raise InvalidMotionError(f"{path.name}: expected a .bvh or .npy (T, 22, 3) file")
-        motion = Motion.from_file(path)
-        limit = int(round(MAX_UPLOAD_SECONDS * FPS))
-        if motion.n_frames <= limit:
-            return motion, ""
-        note = f"(Used the first {MAX_UPLOAD_SECONDS:.1f} s of {motion.seconds:.1f} s.)"
-        return Motion.from_joints(motion.joints[:limit]), note
+        joints = load_joints(path)  # (T, 22, 3), retargeted and at 20 fps
+        limit, note = int(round(MAX_UPLOAD_SECONDS * FPS)), ""
+        if len(joints) > limit:
+            note = f"(Used the first {MAX_UPLOAD_SECONDS:.1f} s of {len(joints) / FPS:.1f} s.)"
+        return Motion.from_joints(joints[:limit]), note
 
     def save(self, motion: Motion, title: str) -> MotionFiles:
         """Write ``motion`` as .npy, .bvh and .mp4 into a new sub-folder named after ``title``."""
