@@ -93,4 +93,48 @@ def check_choice(name: str, value: Any, allowed: typing.Any) -> None:
         raise ConfigError(f"{name} must be one of {list(options)}, got {value!r}")
 
 
-__all__ = ["YamlConfig", "check_choice"]
+def check_numbers(
+    cfg: object,
+    ints: tuple[str, ...] = (),
+    floats: tuple[str, ...] = (),
+    *,
+    positive: tuple[str, ...] = (),
+    non_negative: tuple[str, ...] = (),
+    lenient_ints: bool = False,
+    prefix: str = "",
+) -> None:
+    """Check and normalise the numeric fields of a frozen config, or raise ConfigError naming the field.
+
+    ``ints`` must be integers (``lenient_ints``: also ``"64"`` or ``64.0``); ``floats`` numbers, numeric
+    strings included (YAML 1.1 reads ``2e-4`` as a string); booleans are neither. Then the fields in
+    ``positive`` must be > 0 and those in ``non_negative`` >= 0. ``prefix`` names a nested config.
+    """
+    for name in ints + floats:
+        value = getattr(cfg, name)
+        is_int = name in ints
+        number = _as_number(value, int if is_int else float, strict=is_int and not lenient_ints)
+        if number is None:
+            kind = "an integer" if is_int else "a number"
+            raise ConfigError(f"{prefix}{name} must be {kind}, got {value!r}")
+        object.__setattr__(cfg, name, number)
+    for names, bound in ((positive, "> 0"), (non_negative, ">= 0")):
+        for name in names:
+            value = getattr(cfg, name)
+            if value < 0 or (value == 0 and bound == "> 0"):
+                raise ConfigError(f"{prefix}{name} must be {bound}, got {value!r}")
+
+
+def _as_number(value: Any, kind: type, strict: bool) -> int | float | None:
+    """``value`` as ``kind`` (int or float), or None where it is not one; ``strict``: only a real int."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    if strict:
+        return value if isinstance(value, int) else None
+    try:
+        number = kind(value)
+    except ValueError:
+        return None
+    return number if kind is float or float(value) == number else None
+
+
+__all__ = ["YamlConfig", "check_choice", "check_numbers"]

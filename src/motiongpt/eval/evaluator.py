@@ -28,7 +28,7 @@ from einops import rearrange
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from motiongpt.config import YamlConfig, check_choice
+from motiongpt.config import YamlConfig, check_choice, check_numbers
 from motiongpt.errors import CheckpointError, ConfigError
 from motiongpt.eval.word_vectors import N_POS, WordVectors
 
@@ -57,13 +57,11 @@ class EvaluatorTrainConfig(YamlConfig):
 
     def __post_init__(self) -> None:
         check_choice("train.loss", self.loss, LossName)
-        for name in ("batch_size", "max_steps", "val_every", "num_threads"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        positive = ("batch_size", "max_steps", "val_every", "num_threads")
+        floats = ("lr", "temperature", "margin", "max_minutes")
+        check_numbers(self, positive, floats, positive=positive + floats, prefix="train.")
         if self.batch_size < 2:
             raise ConfigError(f"train.batch_size must be >= 2 (contrastive), got {self.batch_size}")
-        if self.lr <= 0 or self.temperature <= 0 or self.margin <= 0 or self.max_minutes <= 0:
-            raise ConfigError("train.lr, temperature, margin and max_minutes must be > 0")
 
 
 @dataclass(frozen=True)
@@ -86,18 +84,10 @@ class EvaluatorConfig(YamlConfig):
     train: EvaluatorTrainConfig = field(default_factory=EvaluatorTrainConfig)
 
     def __post_init__(self) -> None:
-        for name in (
-            "dim_word",
-            "dim_text_hidden",
-            "feature_dim",
-            "dim_movement_hidden",
-            "dim_movement_latent",
-            "dim_motion_hidden",
-            "dim_coemb",
-            "max_text_len",
-        ):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        positive = ("dim_word", "dim_text_hidden", "feature_dim", "dim_movement_hidden",
+                    "dim_movement_latent", "dim_motion_hidden", "dim_coemb", "max_text_len",
+                    "max_motion_len")  # fmt: skip
+        check_numbers(self, (*positive, "dim_pos", "drop_last", "unit_length"), positive=positive)
         if self.dim_pos != N_POS:
             raise ConfigError(f"dim_pos must be {N_POS} (T2M's POS categories), got {self.dim_pos}")
         if self.unit_length != 4:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from motiongpt.config import YamlConfig, check_choice
+from motiongpt.config import YamlConfig, check_choice, check_numbers
 from motiongpt.errors import ConfigError
 
 Finetune = Literal["full", "lora"]
@@ -48,30 +48,10 @@ class LMConfig(YamlConfig):
         check_choice("dtype", self.dtype, DType)
         if not isinstance(self.backbone, str) or not self.backbone.strip():
             raise ConfigError(f"backbone must be a non-empty string, got {self.backbone!r}")
-        for name in (
-            "codebook_size",
-            "lora_r",
-            "lora_alpha",
-            "max_prompt_tokens",
-            "max_text_tokens",
-            "min_motion_tokens",
-            "max_motion_tokens",
-            "max_long_motion_tokens",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(self.init_seed, bool) or not isinstance(self.init_seed, int):
-            raise ConfigError(f"init_seed must be an integer, got {self.init_seed!r}")
-        for name in ("lora_dropout", "new_token_noise"):
-            value = getattr(self, name)
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"{name} must be a number, got {value!r}") from None
-            if isinstance(value, bool) or number < 0:
-                raise ConfigError(f"{name} must be a number >= 0, got {value!r}")
-            object.__setattr__(self, name, number)
+        positive = ("codebook_size", "lora_r", "lora_alpha", "max_prompt_tokens", "max_text_tokens",
+                    "min_motion_tokens", "max_motion_tokens", "max_long_motion_tokens")  # fmt: skip
+        floats = ("lora_dropout", "new_token_noise")
+        check_numbers(self, (*positive, "init_seed"), floats, positive=positive, non_negative=floats)
         if self.lora_dropout >= 1:
             raise ConfigError(f"lora_dropout must be < 1, got {self.lora_dropout}")
         targets = tuple(self.lora_targets)

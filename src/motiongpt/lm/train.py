@@ -29,7 +29,7 @@ import yaml
 from torch.utils.data import DataLoader, Sampler
 
 from motiongpt._io import atomic_write_text
-from motiongpt.config import YamlConfig, check_choice
+from motiongpt.config import YamlConfig, check_choice, check_numbers
 from motiongpt.data.instructions import fill, load_instructions
 from motiongpt.errors import CheckpointError, ConfigError, CorpusError
 from motiongpt.lm.collate import LMCollator
@@ -100,29 +100,14 @@ class LMTrainConfig(YamlConfig):
         check_choice("motion_objective", self.motion_objective, Objective)
         if not isinstance(self.model, LMConfig):
             raise ConfigError(f"model must be an LMConfig mapping, got {type(self.model).__name__}")
-        for name in ("lr", "lr_min", "weight_decay", "grad_clip"):
-            value = getattr(self, name)
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"{name} must be a number, got {value!r}") from None
-            if isinstance(value, bool) or number < 0 or (name == "lr" and number == 0):
-                raise ConfigError(
-                    f"{name} must be a number {'> 0' if name == 'lr' else '>= 0'}, got {value!r}"
-                )
-            object.__setattr__(self, name, number)
+        floats = ("lr", "lr_min", "weight_decay", "grad_clip")
         positive = ("batch_size", "accumulate", "max_steps", "max_length", "min_frames", "max_frames",
                     "val_every", "val_examples", "log_every")  # fmt: skip
         non_negative = ("warmup_steps", "val_captions", "seed", "num_workers", "num_threads")
-        for name in positive + non_negative:
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int)
-                or value < (1 if name in positive else 0)
-            ):
-                raise ConfigError(f"{name} must be an integer {'>= 1' if name in positive else '>= 0'}, "
-                                  f"got {value!r}")  # fmt: skip
+        check_numbers(
+            self, positive + non_negative, floats,
+            positive=("lr", *positive), non_negative=("lr_min", "weight_decay", "grad_clip", *non_negative),
+        )  # fmt: skip
         if self.lr_min > self.lr:
             raise ConfigError(f"lr_min must be <= lr={self.lr}, got {self.lr_min}")
         if self.min_frames > self.max_frames:

@@ -10,33 +10,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
-from motiongpt.config import YamlConfig, check_choice
+from motiongpt.config import YamlConfig, check_choice, check_numbers
 from motiongpt.errors import ConfigError
 
 VelocityMode = Literal["diff", "direct"]
-
-
-def _coerce_numbers(cfg: object, floats: tuple[str, ...] = (), ints: tuple[str, ...] = ()) -> None:
-    """YAML 1.1 reads ``2e-4`` as a string; accept numeric strings for numeric fields, reject the rest."""
-    for names, kind in ((floats, float), (ints, int)):
-        for name in names:
-            value = getattr(cfg, name)
-            if isinstance(value, bool) or not isinstance(value, int | float | str):
-                raise ConfigError(f"{name} must be a number, got {value!r}")
-            try:
-                number = kind(value)
-            except ValueError:
-                raise ConfigError(f"{name} must be a number, got {value!r}") from None
-            if kind is int and float(value) != number:
-                raise ConfigError(f"{name} must be an integer, got {value!r}")
-            object.__setattr__(cfg, name, number)
-
-
-def _positive(cfg: object, names: tuple[str, ...], allow_zero: bool = False) -> None:
-    for name in names:
-        value = getattr(cfg, name)
-        if value < 0 or (value == 0 and not allow_zero):
-            raise ConfigError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -67,9 +44,12 @@ class VQConfig(YamlConfig):
 
     def __post_init__(self) -> None:
         ints = ("feature_dim", "width", "code_dim", "codebook_size", "n_down", "depth", "dilation_growth")
-        _coerce_numbers(self, ("ema_decay", "dead_code_threshold", "commit_weight", "vel_weight"), ints)
-        _positive(self, ("feature_dim", "width", "code_dim", "depth", "dilation_growth"))
-        _positive(self, ("n_down", "dead_code_threshold", "commit_weight", "vel_weight"), allow_zero=True)
+        floats = ("ema_decay", "dead_code_threshold", "commit_weight", "vel_weight")
+        check_numbers(
+            self, ints, floats, lenient_ints=True,
+            positive=("feature_dim", "width", "code_dim", "depth", "dilation_growth"),
+            non_negative=("n_down", "dead_code_threshold", "commit_weight", "vel_weight"),
+        )  # fmt: skip
         if self.codebook_size < 2:
             raise ConfigError(f"codebook_size must be >= 2, got {self.codebook_size}")
         if not 0.0 < self.ema_decay < 1.0:
@@ -117,13 +97,13 @@ class TrainConfig(YamlConfig):
             raise ConfigError(f"model must be a VQConfig mapping, got {type(self.model).__name__}")
         ints = ("batch_size", "window", "max_steps", "warmup_steps", "seed", "val_every", "val_clips")
         ints += ("log_every", "num_workers", "num_threads", "min_frames", "max_frames")
-        _coerce_numbers(self, ("lr", "lr_min", "weight_decay", "grad_clip"), ints)
-        _positive(self, ("batch_size", "window", "max_steps", "lr", "val_every", "val_clips", "log_every"))
-        _positive(
-            self,
-            ("lr_min", "warmup_steps", "weight_decay", "grad_clip", "num_workers", "num_threads"),
-            allow_zero=True,
-        )
+        floats = ("lr", "lr_min", "weight_decay", "grad_clip")
+        check_numbers(
+            self, ints, floats, lenient_ints=True,
+            positive=("batch_size", "window", "max_steps", "lr", "val_every", "val_clips", "log_every"),
+            non_negative=("lr_min", "warmup_steps", "weight_decay", "grad_clip", "num_workers",
+                          "num_threads"),
+        )  # fmt: skip
         if self.window % self.model.downsample_factor:
             raise ConfigError(
                 f"window must be a multiple of {self.model.downsample_factor} (frames per token), "
