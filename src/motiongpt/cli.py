@@ -35,6 +35,9 @@ Resume = Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkp
 Accelerator = Annotated[str, typer.Option(help="cpu, gpu or auto.")]
 Devices = Annotated[str, typer.Option(help="Number of devices, or auto.")]
 MaxSteps = Annotated[int | None, typer.Option(help="Override max_steps.")]
+CorpusDir = Annotated[Path, typer.Option(help="HumanML3D-format corpus folder.")]
+BatchSize = Annotated[int, typer.Option(help="Clips per forward pass.")]
+Device = Annotated[str, typer.Option(help="torch device, e.g. cpu or cuda.")]
 
 
 def _train_options(cfg: Any, max_steps: int | None, devices: str) -> tuple[Any, int | str]:
@@ -143,7 +146,7 @@ def data_build(
 @user_errors
 def train_tokenizer_cmd(
     config: Annotated[Path, typer.Option(help="TrainConfig YAML, e.g. configs/tokenizer/small.yaml.")],
-    data: Annotated[Path, typer.Option(help="HumanML3D-format corpus folder.")],
+    data: CorpusDir,
     out: Annotated[Path, typer.Option(help="Run folder (checkpoints, logs, exported tokenizer/).")] = Path(
         "runs/tok"
     ),
@@ -167,10 +170,10 @@ def train_tokenizer_cmd(
 @user_errors
 def tokenize(
     tokenizer: Annotated[Path, typer.Option(help="Tokenizer folder (save_pretrained output).")],
-    data: Annotated[Path, typer.Option(help="HumanML3D-format corpus folder.")],
+    data: CorpusDir,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: TOKENIZER/tokens).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Clips per forward pass.")] = 256,
-    device: Annotated[str, typer.Option(help="torch device, e.g. cpu or cuda.")] = "cpu",
+    batch_size: BatchSize = 256,
+    device: Device = "cpu",
 ) -> None:
     """Encode every clip of every split to motion tokens: OUT/{split}.npz."""
     from motiongpt.tokenizer.tokenize import tokenize_corpus
@@ -185,7 +188,7 @@ def tokenize(
 @train_app.command("evaluator")
 @user_errors
 def train_evaluator_cmd(
-    data: Annotated[Path, typer.Option(help="HumanML3D-format corpus folder.")],
+    data: CorpusDir,
     config: Annotated[Path, typer.Option(help="EvaluatorConfig YAML.")] = Path("configs/evaluator.yaml"),
     out: Annotated[Path, typer.Option(help="Output: config.yaml, model.safetensors, metrics.json.")] = Path(
         "runs/evaluator"
@@ -255,8 +258,8 @@ def eval_cmd(
     tokenizer: Annotated[Path | None, typer.Option(help="Tokenizer folder (save_pretrained output).")] = None,
     data: Annotated[Path | None, typer.Option(help="HumanML3D-format corpus folder.")] = None,
     split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
-    batch_size: Annotated[int, typer.Option(help="Clips per forward pass.")] = 256,
-    device: Annotated[str, typer.Option(help="torch device, e.g. cpu or cuda.")] = "cpu",
+    batch_size: BatchSize = 256,
+    device: Device = "cpu",
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the metrics to this file.")] = (
         None
     ),
@@ -292,7 +295,7 @@ def eval_cmd(
 @train_app.command("lm")
 @user_errors
 def train_lm_cmd(
-    data: Annotated[Path, typer.Option(help="HumanML3D-format corpus folder.")],
+    data: CorpusDir,
     tokens: Annotated[Path, typer.Option(help="Folder of {split}.npz motion tokens (motiongpt tokenize).")],
     stage: Annotated[str, typer.Option(help="pretrain (stage 2) or instruct (stage 3).")] = "instruct",
     config: Annotated[Path | None, typer.Option(help="LMTrainConfig YAML (configs/lm/STAGE.yaml).")] = (None),
