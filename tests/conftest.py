@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# The BVH shipped with the package (CMU 02_01 walk, written by our BVH writer): a user's mocap in tests.
+EXAMPLE_BVH = Path(__file__).resolve().parents[1] / "src/motiongpt/assets/examples/cmu_002_01_walk.bvh"
 
 _SCRIPT = Path(sys.executable).with_name("motiongpt")
 # The command a user types: the installed console script, or ``python -m motiongpt`` where it is absent.

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import EXAMPLE_BVH
 from motiongpt.errors import BVHError
 from motiongpt.motion.bvh import read_bvh
 
@@ -228,9 +229,7 @@ def _mutate(lines: list[str], rng: random.Random) -> list[str]:
 def test_fuzz_mutated_files_read_or_raise_bvh_error(tmp_path: Path) -> None:
     from motiongpt.motion.bvh.retarget import bvh_to_joints
 
-    base = (
-        Path(__file__).resolve().parents[1] / "src/motiongpt/assets/examples/cmu_002_01_walk.bvh"
-    ).read_text()
+    base = EXAMPLE_BVH.read_text()
     head, motion = base.split("MOTION\n")
     rows = motion.splitlines()
     base_lines = (head + "MOTION\n" + "\n".join(["Frames: 3", rows[1], *rows[2:5]])).splitlines()

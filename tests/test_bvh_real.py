@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import shared_data
+from conftest import EXAMPLE_BVH, shared_data
 from motiongpt.motion.bvh import bvh_to_joints, read_bvh, write_bvh
 from motiongpt.motion.bvh.retarget import detect_rig
 
@@ -23,7 +23,6 @@ CLIPS = {  # name: (archive under shared/data, member, rig, is a walk)
     "cmu_walk": ("cmu-mocap/cmu-mocap.tar.xz", "cmu-mocap/All_BVH/subjects/002/002_01.bvh", "cc", True),
     "cmu_dance": ("cmu-mocap/cmu-mocap.tar.xz", "cmu-mocap/All_BVH/subjects/005/005_19.bvh", "cc", False),
 }  # fmt: skip
-EXAMPLE = Path(__file__).resolve().parents[1] / "src/motiongpt/assets/examples/cmu_002_01_walk.bvh"
 
 
 def extract(archive: Path, members: set[str], out: Path) -> dict[str, Path]:
@@ -96,8 +95,8 @@ def test_shipped_example_is_the_retargeted_cmu_walk(retargeted: dict[str, np.nda
     joints = retargeted["cmu_walk"].copy()
     joints[..., 1] -= joints[:, [7, 8, 10, 11], 1].min()
     joints[..., [0, 2]] -= joints[0, 0, [0, 2]]
-    shipped = bvh_to_joints(EXAMPLE)
+    shipped = bvh_to_joints(EXAMPLE_BVH)
     assert shipped.shape == joints.shape
     assert np.linalg.norm(shipped - joints, axis=-1).mean() < 1e-3
-    assert EXAMPLE.stat().st_size < 200_000
-    assert "NSF EIA-0196217" in (EXAMPLE.parent / "ACKNOWLEDGEMENT.txt").read_text()
+    assert EXAMPLE_BVH.stat().st_size < 200_000
+    assert "NSF EIA-0196217" in (EXAMPLE_BVH.parent / "ACKNOWLEDGEMENT.txt").read_text()

@@ -9,17 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import EXAMPLE_BVH
 from motiongpt.errors import BVHError
 from motiongpt.motion.bvh import bvh_to_joints, read_bvh, write_bvh
 from motiongpt.motion.bvh.retarget import RIGS, detect_rig, resample
 from motiongpt.motion.skeleton import JOINT_NAMES
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "src/motiongpt/assets/examples/cmu_002_01_walk.bvh"
-
 
 @pytest.fixture(scope="module")
 def joints() -> np.ndarray:
-    return bvh_to_joints(EXAMPLE)
+    return bvh_to_joints(EXAMPLE_BVH)
 
 
 def _rename(text: str, names: dict[str, str]) -> str:
@@ -33,7 +32,7 @@ def _preset_names(rig: str) -> dict[str, str]:
 
 
 def test_example_is_smpl_named_metres_y_up_20fps(joints: np.ndarray) -> None:
-    clip = read_bvh(EXAMPLE)
+    clip = read_bvh(EXAMPLE_BVH)
     assert detect_rig(clip) == "smpl"
     assert clip.fps == pytest.approx(20)
     assert joints.dtype == np.float32 and joints.shape == (clip.n_frames, 22, 3)
@@ -57,7 +56,7 @@ def test_left_is_left(joints: np.ndarray) -> None:
                                                    ("Z", -90, "X"), ("X", 180, "-Y")])  # fmt: skip
 def test_up_axis_is_detected(tmp_path: Path, joints: np.ndarray, axis: str, angle: int, up: str) -> None:
     """The same clip under a rotated world root reads back the same, and ``up=`` forces the axis."""
-    head, motion = EXAMPLE.read_text().split("MOTION\n")
+    head, motion = EXAMPLE_BVH.read_text().split("MOTION\n")
     world = f"HIERARCHY\nROOT world\n{{\nOFFSET 0 0 0\nCHANNELS 1 {axis}rotation\nJOINT pelvis"
     head = head.replace("HIERARCHY\nROOT pelvis", world) + "}\n"
     lines = motion.splitlines()
@@ -71,7 +70,7 @@ def test_up_axis_is_detected(tmp_path: Path, joints: np.ndarray, axis: str, angl
 
 
 def test_units_are_detected_or_given(joints: np.ndarray) -> None:
-    clip = read_bvh(EXAMPLE)
+    clip = read_bvh(EXAMPLE_BVH)
     pos_cols = [
         k for k, n in enumerate(c for chans in clip.channels for c in chans) if n.endswith("position")
     ]
@@ -107,7 +106,7 @@ def test_presets_are_detected_from_names(tmp_path: Path, joints: np.ndarray, rig
     elif rig == "cc":
         names = {k: v.upper().replace("CC_BASE_", "CC_Base_") for k, v in names.items()}
     path = tmp_path / f"{rig}.bvh"
-    path.write_text(_rename(EXAMPLE.read_text(), names))
+    path.write_text(_rename(EXAMPLE_BVH.read_text(), names))
     assert detect_rig(read_bvh(path)) == rig
     out = bvh_to_joints(path)
     if rig == "bandai":  # no spine2: it is interpolated between spine1 and spine3
@@ -121,7 +120,7 @@ def test_presets_are_detected_from_names(tmp_path: Path, joints: np.ndarray, rig
 def test_missing_optional_joints_are_interpolated(tmp_path: Path, joints: np.ndarray) -> None:
     renamed = {n: f"x_{n}" for n in ("spine1", "spine2", "neck", "l_collar", "r_collar", "l_foot", "r_foot")}
     path = tmp_path / "sparse.bvh"
-    path.write_text(_rename(EXAMPLE.read_text(), renamed))
+    path.write_text(_rename(EXAMPLE_BVH.read_text(), renamed))
     out = bvh_to_joints(path, rig="smpl")
     keep = [i for i, n in enumerate(JOINT_NAMES) if n not in renamed or n.endswith("_foot")]
     np.testing.assert_allclose(out[:, keep], joints[:, keep], atol=1e-5)  # feet: the ankle's child joint
@@ -133,7 +132,7 @@ def test_missing_optional_joints_are_interpolated(tmp_path: Path, joints: np.nda
 
 def test_unknown_rig_names_file_and_missing_joints(tmp_path: Path) -> None:
     path = tmp_path / "odd.bvh"
-    path.write_text(_rename(EXAMPLE.read_text(), {n: f"bone{i}" for i, n in enumerate(JOINT_NAMES)}))
+    path.write_text(_rename(EXAMPLE_BVH.read_text(), {n: f"bone{i}" for i, n in enumerate(JOINT_NAMES)}))
     with pytest.raises(BVHError, match=rf"{re.escape(str(path))}: unknown rig.*lacks pelvis, l_hip"):
         bvh_to_joints(path)
     with pytest.raises(BVHError, match="known rigs: bandai, cc, smpl, mixamo"):
@@ -143,4 +142,4 @@ def test_unknown_rig_names_file_and_missing_joints(tmp_path: Path) -> None:
     with pytest.raises(BVHError, match="no such joint"):
         bvh_to_joints(path, joint_map={"pelvis": "nope"})
     full = {n: f"bone{i}" for i, n in enumerate(JOINT_NAMES)}
-    np.testing.assert_allclose(bvh_to_joints(path, joint_map=full), bvh_to_joints(EXAMPLE), atol=1e-6)
+    np.testing.assert_allclose(bvh_to_joints(path, joint_map=full), bvh_to_joints(EXAMPLE_BVH), atol=1e-6)

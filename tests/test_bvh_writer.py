@@ -10,18 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import EXAMPLE_BVH
 from motiongpt.errors import BVHError, InvalidMotionError
 from motiongpt.motion.bvh import bvh_to_joints, read_bvh, write_bvh
 from motiongpt.motion.bvh.writer import solve_rotations
 from motiongpt.motion.io import load_joints, save_joints
 from motiongpt.motion.skeleton import JOINT_NAMES, PARENTS
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "src/motiongpt/assets/examples/cmu_002_01_walk.bvh"
-
 
 @pytest.fixture(scope="module")
 def joints() -> np.ndarray:
-    return bvh_to_joints(EXAMPLE)
+    return bvh_to_joints(EXAMPLE_BVH)
 
 
 def _mean_error(a: np.ndarray, b: np.ndarray) -> float:

@@ -8,10 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import MOTIONGPT_CLI, shared_data
+from conftest import EXAMPLE_BVH, MOTIONGPT_CLI, shared_data
 from motiongpt.motion.bvh import bvh_to_joints
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "src/motiongpt/assets/examples/cmu_002_01_walk.bvh"
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -30,11 +28,11 @@ def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str)
 
 
 def test_bvh_to_npy_to_bvh(tmp_path: Path) -> None:
-    result = run(EXAMPLE, tmp_path / "walk.npy", "--rig", "smpl", "--up", "Y")
+    result = run(EXAMPLE_BVH, tmp_path / "walk.npy", "--rig", "smpl", "--up", "Y")
     assert result.returncode == 0, result.stderr
     joints = np.load(tmp_path / "walk.npy")
     assert joints.shape == (57, 22, 3) and joints.dtype == np.float32
-    np.testing.assert_allclose(joints, bvh_to_joints(EXAMPLE))
+    np.testing.assert_allclose(joints, bvh_to_joints(EXAMPLE_BVH))
 
     result = run(tmp_path / "walk.npy", tmp_path / "again.bvh")
     assert result.returncode == 0, result.stderr
@@ -44,27 +42,27 @@ def test_bvh_to_npy_to_bvh(tmp_path: Path) -> None:
 
 def test_features_output_and_input(tmp_path: Path) -> None:
     pytest.importorskip("motiongpt.motion.features")
-    result = run(EXAMPLE, tmp_path / "walk.features.npy")
+    result = run(EXAMPLE_BVH, tmp_path / "walk.features.npy")
     assert result.returncode == 0, result.stderr
     feats = np.load(tmp_path / "walk.features.npy")
     assert feats.shape == (56, 263) and np.isfinite(feats).all()
     result = run(tmp_path / "walk.features.npy", tmp_path / "from_features.bvh")
     assert result.returncode == 0, result.stderr
     assert bvh_to_joints(tmp_path / "from_features.bvh").shape == (56, 22, 3)
-    result = run(EXAMPLE, tmp_path / "plain.npy", "--features")
+    result = run(EXAMPLE_BVH, tmp_path / "plain.npy", "--features")
     assert result.returncode == 0, result.stderr
     assert np.load(tmp_path / "plain.npy").shape == (56, 263)
 
 
 def test_corrupt_and_wrong_input_print_one_line_and_exit_2(tmp_path: Path) -> None:
-    text = EXAMPLE.read_text().splitlines()
+    text = EXAMPLE_BVH.read_text().splitlines()
     k = next(i for i, line in enumerate(text) if i > 30 and "OFFSET" in line)
     text[k] = text[k].replace("OFFSET", "OFFSET oops")
     (tmp_path / "corrupt.bvh").write_text("\n".join(text))
     assert_user_error(run(tmp_path / "corrupt.bvh", tmp_path / "x.npy"), "corrupt.bvh", f"line {k + 1}")
     assert not (tmp_path / "x.npy").exists()
-    assert_user_error(run(EXAMPLE, tmp_path / "x.txt"), "unknown suffix")
-    assert_user_error(run(EXAMPLE, tmp_path / "x.npy", "--rig", "maya"), "known rigs")
+    assert_user_error(run(EXAMPLE_BVH, tmp_path / "x.txt"), "unknown suffix")
+    assert_user_error(run(EXAMPLE_BVH, tmp_path / "x.npy", "--rig", "maya"), "known rigs")
     assert_user_error(run(tmp_path / "absent.bvh", tmp_path / "x.npy"), "absent.bvh")
 
 

@@ -10,7 +10,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from conftest import MOTIONGPT_CLI, needs_bundled_model
+from conftest import EXAMPLE_BVH, MOTIONGPT_CLI, needs_bundled_model
 from motiongpt.motion.bvh import bvh_to_joints
 
 pytestmark = [
@@ -41,9 +41,6 @@ def test_generate_writes_npy_bvh_and_video_with_the_bundled_model(tmp_path):
     video = iio.imread(tmp_path / "out" / "walk.mp4")
     assert video.shape[0] == 60 and video.shape[-1] == 3
     assert np.abs(video[0].astype(int) - video[-1].astype(int)).mean() > 0.5, "the video should show motion"
-
-
-EXAMPLE_BVH = next((Path(__file__).resolve().parents[1] / "src/motiongpt/assets/examples").glob("*.bvh"))
 
 
 def test_caption_of_the_shipped_example_is_a_sentence(tmp_path):

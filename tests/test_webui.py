@@ -6,7 +6,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from conftest import needs_bundled_model
+from conftest import EXAMPLE_BVH, needs_bundled_model
 from motiongpt.errors import BVHError, InvalidMotionError, InvalidRequestError
 from motiongpt.motion.io import load_joints
 from motiongpt.webui.session import HISTORY_TURNS, MotionChat, Turn, _as_message, _recent, slug
@@ -25,13 +25,6 @@ def pipeline():
 @pytest.fixture
 def chat(pipeline, tmp_path):
     return MotionChat(pipeline, tmp_path / "out")
-
-
-@pytest.fixture(scope="module")
-def example_bvh():
-    from motiongpt.cli import DEFAULT_MODEL
-
-    return next((DEFAULT_MODEL.parent / "examples").glob("*.bvh"))
 
 
 def test_text_to_motion_writes_npy_bvh_and_video_of_the_asked_length(chat):
@@ -74,14 +67,14 @@ def test_chat_sees_the_earlier_motion(chat, pipeline, monkeypatch):
     assert last == {"role": "user", "content": ["now do it faster"]}
 
 
-def test_describe_and_continue_an_uploaded_bvh(chat, pipeline, example_bvh):
-    turns = chat.describe((), example_bvh)
-    assert turns[0].upload == example_bvh.name and turns[0].motion is not None
-    assert f"[{example_bvh.name}, " in turns[0].display()
+def test_describe_and_continue_an_uploaded_bvh(chat, pipeline):
+    turns = chat.describe((), EXAMPLE_BVH)
+    assert turns[0].upload == EXAMPLE_BVH.name and turns[0].motion is not None
+    assert f"[{EXAMPLE_BVH.name}, " in turns[0].display()
     caption = turns[1].text
     assert len(caption.split()) >= 3 and "<motion" not in caption
 
-    turns = chat.continue_motion(turns, example_bvh, seconds=1.0, seed=0)
+    turns = chat.continue_motion(turns, EXAMPLE_BVH, seconds=1.0, seed=0)
     upload, answer = turns[-2:]
     given = len(pipeline.encode(upload.motion))
     assert answer.motion.n_frames == 4 * (given + 5)  # the upload, then 1.0 s = 5 tokens of 4 frames
@@ -89,8 +82,8 @@ def test_describe_and_continue_an_uploaded_bvh(chat, pipeline, example_bvh):
     assert answer.files.bvh.is_file()
 
 
-def test_long_upload_is_cut_and_the_reply_says_so(chat, tmp_path, example_bvh):
-    walk = load_joints(example_bvh)  # (57, 22, 3)
+def test_long_upload_is_cut_and_the_reply_says_so(chat, tmp_path):
+    walk = load_joints(EXAMPLE_BVH)  # (57, 22, 3)
     np.save(tmp_path / "long.npy", np.concatenate([walk] * 6)[:300])  # 15 s
     motion, note = chat.load(tmp_path / "long.npy")
     assert motion.n_frames == 196 and note == "(Used the first 9.8 s of 15.0 s.)"

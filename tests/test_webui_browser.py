@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
-from conftest import MOTIONGPT_CLI, needs_bundled_model
+from conftest import EXAMPLE_BVH, MOTIONGPT_CLI, needs_bundled_model
 from motiongpt.motion.io import load_joints
 
 
@@ -29,7 +29,6 @@ def _chromium() -> str | None:
 
 
 CHROMIUM = _chromium()
-EXAMPLE_BVH = next((Path(__file__).resolve().parents[1] / "src/motiongpt/assets/examples").glob("*.bvh"))
 TIMEOUT_MS = 120_000  # one model call on a busy 2-core machine, with margin
 
 pytestmark = [
