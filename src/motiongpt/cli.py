@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from motiongpt.errors import MotionGPTError
+from motiongpt.errors import USER_ERRORS, user_message
 
 app = typer.Typer(
     help="motiongpt: text to motion, motion to text, and the training stages behind them.",
@@ -50,17 +50,14 @@ def _train_options(cfg: Any, max_steps: int | None, devices: str) -> tuple[Any, 
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a MotionGPTError into a one-line message and exit code 2."""
+    """Turn a user error (bad input, a missing file) into a one-line message and exit code 2."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except MotionGPTError as e:
-            typer.echo(f"error: {e}", err=True)
-            raise typer.Exit(code=2) from None
-        except FileNotFoundError as e:
-            typer.echo(f"error: file not found: {e.filename or e}", err=True)
+        except USER_ERRORS as e:
+            typer.echo(f"error: {user_message(e)}", err=True)
             raise typer.Exit(code=2) from None
 
     return wrapper

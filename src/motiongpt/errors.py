@@ -38,3 +38,13 @@ class InvalidRequestError(MotionGPTError, ValueError):
 
 class MetricInputError(MotionGPTError, ValueError):
     """A metric got arrays of the wrong shape, mismatched counts, or NaN/inf."""
+
+
+USER_ERRORS = (MotionGPTError, FileNotFoundError)  # what a surface shows as one line, not a traceback
+
+
+def user_message(error: BaseException) -> str:
+    """The one line a surface (CLI, web UI) shows for one of :data:`USER_ERRORS`."""
+    if isinstance(error, FileNotFoundError):
+        return f"file not found: {error.filename or error}"
+    return str(error)

@@ -22,7 +22,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402  (after the analytics switch)
 
-from motiongpt.errors import InvalidRequestError, MotionGPTError  # noqa: E402
+from motiongpt.errors import USER_ERRORS, InvalidRequestError, user_message  # noqa: E402
 from motiongpt.lm.pipeline import MotionGPT  # noqa: E402
 from motiongpt.webui.session import MAX_SECONDS, MotionChat, Turn  # noqa: E402
 
@@ -38,19 +38,16 @@ and a .bvh for Blender, Maya or Unity."""
 
 
 def _guarded(fn: Callable[..., tuple], n_outputs: int) -> Callable[..., tuple]:
-    """``fn`` as an event handler: a MotionGPTError becomes a one-line error message and the page is
+    """``fn`` as an event handler: a user error becomes a one-line error message and the page is
     left as it was (no output is cleared or marked failed)."""
 
     @functools.wraps(fn)
     def handler(*args: Any) -> tuple:
         try:
             return fn(*args)
-        except MotionGPTError as e:
-            message = str(e)
-        except FileNotFoundError as e:
-            message = f"file not found: {e.filename or e}"
-        gr.Warning(message, title="Error")
-        return tuple(gr.skip() for _ in range(n_outputs))
+        except USER_ERRORS as e:
+            gr.Warning(user_message(e), title="Error")
+            return tuple(gr.skip() for _ in range(n_outputs))
 
     return handler
 
