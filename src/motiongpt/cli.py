@@ -171,11 +171,15 @@ def tokenize(
     out: Annotated[Path | None, typer.Option(help="Output folder (default: TOKENIZER/tokens).")] = None,
     batch_size: BatchSize = 256,
     device: Device = "cpu",
+    mirror: Annotated[
+        bool, typer.Option(help="Also write OUT/train.mirror.npz: the train split mirrored left/right.")
+    ] = False,
 ) -> None:
     """Encode every clip of every split to motion tokens: OUT/{split}.npz."""
     from motiongpt.tokenizer.tokenize import tokenize_corpus
 
-    for split, path in tokenize_corpus(tokenizer, data, out, batch_size=batch_size, device=device).items():
+    written = tokenize_corpus(tokenizer, data, out, batch_size=batch_size, device=device, mirror=mirror)
+    for split, path in written.items():
         typer.echo(f"{split}: {path}")
 
 

@@ -296,3 +296,26 @@ def cmu_window_captions(description: str, n_windows: int) -> tuple[list[str], bo
     if n_windows > 1 and len(activities) == n_windows:
         return [cmu_sentence(description, [a]) for a in activities], True
     return [cmu_sentence(description)] * n_windows, False
+
+
+# --- left/right mirroring -----------------------------------------------------------------------------
+
+_SIDE_RE = re.compile(r"\b(left|right)(ward|wards)?\b", re.IGNORECASE)
+
+
+def _swap_side(m: re.Match[str]) -> str:
+    word = {"left": "right", "right": "left"}[m.group(1).lower()]
+    word = word.capitalize() if m.group(1)[0].isupper() else word
+    return word + (m.group(2) or "")
+
+
+def mirror_caption(text: str) -> str:
+    """The caption of the mirrored motion: "left" and "right" (also "-ward(s)") swapped."""
+    return _SIDE_RE.sub(_swap_side, text)
+
+
+def mirror_label(label: str | None) -> str | None:
+    """A Bandai Namco content label of the mirrored motion (``wave-left-hand`` -> ``wave-right-hand``)."""
+    if label is None:
+        return None
+    return "-".join({"left": "right", "right": "left"}.get(part, part) for part in label.split("-"))

@@ -178,6 +178,14 @@ def _pick(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator |
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 
+def _guided(logits: torch.Tensor, guidance: float, n: int) -> torch.Tensor:
+    """``logits (B, C)`` -> ``(n, C)``: the rows as they are, or guided from the two halves."""
+    if guidance == 1.0:
+        return logits
+    cond, uncond = logits[:n].float(), logits[n:].float()
+    return uncond + guidance * (cond - uncond)
+
+
 # --- the decoding loop --------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _output_rows(model: Any, rows: slice) -> Iterator[None]:
@@ -218,14 +226,22 @@ def decode(
     decoder_start_id: int = 0,
     answer_prefix: Sequence[int] = (),
     restrict_logits: bool = True,
+    guidance: float = 1.0,
 ) -> list[list[int]]:
     """KV-cached decoding of ``input_ids (B, L)`` (left-padded for a causal model).
 
     ``answer_prefix`` (e.g. ``[som_id]``) is appended to the prompt (causal) or the decoder start
     (encoder-decoder) and counts as part of the answer. Returns, per row, the answer ids including
     the prefix and up to the row's end (``<eom>`` in motion mode, eos in text/chat mode), without pad.
+
+    ``guidance != 1`` is classifier-free guidance: the second half of the rows holds the unconditional
+    prompts of the first half; each step picks from ``u + guidance * (c - u)`` of the two halves' logits
+    and appends the same token to both (one forward pass of 2B rows per token).
     """
     B, device = input_ids.shape[0], input_ids.device
+    if guidance != 1.0 and B % 2:
+        raise ValueError(f"guidance needs conditional and unconditional rows, got an odd batch of {B}")
+    n = B // 2 if guidance != 1.0 else B  # rows that are picked from
     prefix = torch.tensor(list(answer_prefix), dtype=torch.long, device=device).expand(B, -1)
     slice_ok = restrict_logits and _can_slice(backbone)
     rows = slice(processor.off, processor.off + processor.K + 2)
@@ -271,14 +287,15 @@ def decode(
         if fast:
             with _output_rows(backbone, rows):
                 out = backbone(**kwargs)
-            logits = out.logits[:, -1].masked_fill(~processor.motion_slice_mask(state), float("-inf"))
+            logits = _guided(out.logits[:, -1], guidance, n)  # (n, K + 2)
+            logits = logits.masked_fill(~processor.motion_slice_mask(state[:n]), float("-inf"))
             nxt = _pick(logits, sampling, generator) + processor.off
         else:
             out = backbone(**kwargs)
-            logits = out.logits[:, -1]  # (B, V)
-            logits = logits.masked_fill(~processor.allowed(state, logits.shape[-1]), float("-inf"))
+            logits = _guided(out.logits[:, -1], guidance, n)  # (n, V)
+            logits = logits.masked_fill(~processor.allowed(state[:n], logits.shape[-1]), float("-inf"))
             nxt = _pick(logits, sampling, generator)
-        nxt = torch.where(active, nxt, processor.pad_id)
+        nxt = torch.where(active, nxt.repeat(B // n), processor.pad_id)
         cache = out.cache if cache_kw == "cache" else out.past_key_values
         seq = torch.cat([seq, nxt[:, None]], 1)
         step_in = nxt[:, None]
@@ -338,19 +355,29 @@ def generate_motion_ids(
     sampling: Sampling = Sampling(),
     seed: int | None = None,
     allow_long: bool = False,
+    guidance: float = 1.0,
+    uncond_prompt: str | None = None,
 ) -> list[torch.Tensor]:
     """Prompts -> one motion per prompt as codebook indices ``(N_i,)`` (int64), ``<som>`` forced first.
 
     ``n_tokens[i]`` asks for exactly that many codes (``None``: the model decides, within the config's
-    range). The result always holds a valid, in-range motion of an allowed length.
+    range). The result always holds a valid, in-range motion of an allowed length. ``guidance != 1``
+    with ``uncond_prompt`` samples with classifier-free guidance (see :func:`decode`).
     """
     n_tokens = list(n_tokens) if n_tokens is not None else [None] * len(prompts)
     if len(n_tokens) != len(prompts):
         raise InvalidRequestError(f"got {len(prompts)} prompts but {len(n_tokens)} lengths")
+    if isinstance(guidance, bool) or not isinstance(guidance, numbers.Real) or not guidance > 0:
+        raise InvalidRequestError(f"guidance must be a number > 0, got {guidance!r}")
+    if guidance != 1.0 and not uncond_prompt:
+        raise InvalidRequestError("guidance needs the unconditional prompt the model was trained with")
     lo, hi = motion_token_limits(model, n_tokens, allow_long)
-    batch = model.encode_prompts(prompts)
+    copies = 1 if guidance == 1.0 else 2
+    rows_in = list(prompts) + ([uncond_prompt] * len(prompts) if copies == 2 else [])
+    batch = model.encode_prompts(rows_in)
     vocab, tok = model.vocab, model.tokenizer
-    proc = MotionLogitsProcessor(vocab, 0, lo, hi, "motion", tok.pad_token_id, tok.eos_token_id)
+    proc = MotionLogitsProcessor(vocab, 0, lo * copies, hi * copies, "motion", tok.pad_token_id,
+                                 tok.eos_token_id)  # fmt: skip
     rows = decode(
         model.backbone,
         model.is_encoder_decoder,
@@ -362,9 +389,10 @@ def generate_motion_ids(
         generator=_generator(seed, model.device),
         decoder_start_id=_decoder_start(model),
         answer_prefix=[vocab.som_id],
+        guidance=float(guidance),
     )
     out = []
-    for row in rows:
+    for row in rows[: len(prompts)]:
         segments = vocab.parse(row)
         assert len(segments) == 1, "the processor allows exactly one motion segment"
         out.append(torch.from_numpy(segments[0]))

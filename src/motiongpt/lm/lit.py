@@ -90,7 +90,7 @@ class LitLM(L.LightningModule):
         self.last_captions: list[str] = []
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        out = self.model(**batch)
+        out = self.model.loss(**batch)
         self.train_losses.append(float(out.loss.detach()))
         self.log("train/loss", out.loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
         return out.loss
@@ -100,17 +100,10 @@ class LitLM(L.LightningModule):
         self._acc = [0, 0]
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        out = self.model(**batch)
+        out = self.model.loss(**batch)
         self.log("val/loss", out.loss, sync_dist=True, batch_size=batch["input_ids"].shape[0])
-        labels = batch["labels"]
-        logits = out.logits
-        if not self.model.is_encoder_decoder:  # position t predicts token t + 1
-            logits, labels = logits[:, :-1], labels[:, 1:]
-        is_motion = self.model.vocab.is_motion_id(labels)
-        if bool(is_motion.any()):
-            pred = logits.argmax(-1)
-            self._acc[0] += int((pred[is_motion] == labels[is_motion]).sum())
-            self._acc[1] += int(is_motion.sum())
+        self._acc[0] += int((out.motion_logits.argmax(-1) == out.motion_labels).sum())
+        self._acc[1] += int(out.motion_labels.numel())
 
     def on_validation_epoch_end(self) -> None:
         metrics: dict[str, float] = {}
@@ -145,9 +138,20 @@ class LitLM(L.LightningModule):
 
     # --- optimisation -----------------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:
+        """AdamW; the token embeddings (where only the new motion rows learn) get no weight decay and
+        ``lr * embedding_lr_scale``."""
         cfg = self.cfg
+        base = self.model.base_model
+        layers = (base.get_input_embeddings(), base.get_output_embeddings())
+        emb = {id(getattr(m, "weight", None)) for m in layers if m is not None}
         params = [p for p in self.model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        groups = [
+            {"params": [p for p in params if id(p) not in emb], "lr": cfg.lr},
+            {"params": [p for p in params if id(p) in emb], "lr": cfg.lr * cfg.embedding_lr_scale,
+             "weight_decay": 0.0},
+        ]  # fmt: skip
+        groups = [g for g in groups if g["params"]]
+        opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda step: cosine_lr_factor(step, cfg.lr, cfg.lr_min, cfg.warmup_steps, cfg.max_steps)
         )

@@ -12,10 +12,16 @@ so both see the same text):
   user turn when it has one (``LMConfig.chat_template``), else ``prompt + "\\n"``; labels are -100 on
   the prompt.
 
-Checkpoint folder (``save_pretrained``): ``config.yaml`` (LMConfig), the tokenizer files, and either
-the whole backbone (``config.json`` + ``model.safetensors``, ``finetune="full"``) or only the LoRA
-adapter with the motion-token rows (``adapter_config.json`` + ``adapter_model.safetensors``, a few MB;
-the base is re-loaded from ``LMConfig.backbone``).
+Checkpoint folder (``save_pretrained``): ``config.yaml`` (LMConfig), the tokenizer files, and one of
+the whole backbone (``config.json`` + ``model.safetensors``, ``finetune="full"``); only the LoRA
+adapter with the motion-token rows (``adapter_config.json`` + ``adapter_model.safetensors``, a few MB);
+or the transformer blocks and the motion-token rows (``blocks.safetensors``, ``finetune="blocks"``).
+The last two re-load the base from ``LMConfig.backbone`` (cut to ``keep_layers``).
+
+Training loss (:meth:`MotionLanguageModel.loss`): cross-entropy over the answer tokens. Where the label is a
+motion code or ``<eom>`` (inside a motion) the softmax runs over the K + 2 motion rows only, which is
+what constrained decoding samples from; elsewhere (text, ``<som>``, eos) over the whole vocabulary.
+For a decoder-only backbone this also skips most of the output layer's cost.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import dataclasses
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from motiongpt._io import atomic_dir
+from motiongpt._io import atomic_dir, atomic_path
 from motiongpt.errors import CheckpointError, ConfigError, InvalidRequestError
 from motiongpt.lm.backbone import is_encoder_decoder, load_backbone
 from motiongpt.lm.config import LMConfig
@@ -41,7 +48,9 @@ log = logging.getLogger(__name__)
 
 CONFIG_NAME = "config.yaml"
 ADAPTER_CONFIG = "adapter_config.json"
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+BLOCKS_FILE = "blocks.safetensors"
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+IGNORE = -100  # label of positions without loss
 # Attention projections LoRA targets by default, per family (first match wins).
 _DEFAULT_TARGETS = (("q_proj", "v_proj"), ("q", "v"), ("c_attn",), ("query_key_value",), ("Wqkv",))
 
@@ -77,6 +86,40 @@ def _add_motion_tokens(backbone: Any, tokenizer: Any, cfg: LMConfig) -> MotionVo
     if out is not None and out.weight.data_ptr() != emb_in.data_ptr():
         _init_new_rows(out.weight, vocab.id_range, n_old, cfg.new_token_noise, gen)
     return vocab
+
+
+def _keep_layers(backbone: Any, n: int) -> None:
+    """Keep only the first ``n`` transformer blocks of a decoder-only backbone (in place)."""
+    inner = backbone.base_model  # e.g. LlamaModel
+    layers = getattr(inner, "layers", None)
+    if is_encoder_decoder(backbone) or not isinstance(layers, nn.ModuleList):
+        raise ConfigError("keep_layers needs a decoder-only backbone whose blocks are a `layers` list")
+    if n >= len(layers):
+        return
+    inner.layers = layers[:n]
+    backbone.config.num_hidden_layers = n
+    if isinstance(getattr(backbone.config, "layer_types", None), list):
+        backbone.config.layer_types = backbone.config.layer_types[:n]
+
+
+def _train_blocks(backbone: Any, vocab: MotionVocab) -> None:
+    """``finetune="blocks"``: every weight trains, but of the token embeddings (and an untied output
+    layer) only the motion rows: a gradient hook zeroes the other rows' gradients."""
+    rows = torch.zeros(backbone.get_input_embeddings().weight.shape[0], 1)
+    rows[vocab.id_range.start : vocab.id_range.stop] = 1.0
+    for p in backbone.parameters():
+        p.requires_grad_(True)
+    for weight in _embedding_weights(backbone):
+        weight.register_hook(lambda g, rows=rows: g * rows.to(g.device, g.dtype))
+
+
+def _embedding_weights(backbone: Any) -> list[nn.Parameter]:
+    """The input embedding weight and, when untied, the output layer's."""
+    emb_in, emb_out = backbone.get_input_embeddings(), backbone.get_output_embeddings()
+    out = [emb_in.weight]
+    if emb_out is not None and emb_out.weight.data_ptr() != emb_in.weight.data_ptr():
+        out.append(emb_out.weight)
+    return out
 
 
 def _module_names(model: nn.Module) -> set[str]:
@@ -122,14 +165,32 @@ def _wrap_lora(backbone: Any, cfg: LMConfig, vocab: MotionVocab) -> Any:
     return get_peft_model(backbone, peft_cfg)
 
 
-class _HalfGemvLinear(nn.Module):
-    """An ``nn.Linear`` whose one-row calls use a float16 copy of its weight (inference only).
+@dataclass
+class LMOutput:
+    """What ``MotionLanguageModel.loss`` returns.
 
-    Decoding at batch 1 multiplies every weight matrix by one vector per token; on CPU that is bound by
-    memory traffic, and the float16 matrix-vector kernel reads half the bytes and runs ~3x faster
-    than float32 (measured on this project's CPU). Inputs and outputs stay float32 (norms, residuals
-    and attention too); calls with more rows (prompts, training) use the float32 weight.
+    Attributes:
+        loss: mean cross-entropy over the answer tokens (see the module docstring).
+        motion_logits: ``(M, K + 2)`` logits over the motion rows at the M positions whose label is a
+            code or ``<eom>``.
+        motion_labels: ``(M,)`` those labels as columns of ``motion_logits`` (code i -> i, eom -> K + 1).
     """
+
+    loss: torch.Tensor
+    motion_logits: torch.Tensor
+    motion_labels: torch.Tensor
+
+
+class _HalfGemvLinear(nn.Module):
+    """An ``nn.Linear`` whose calls with a few rows use a float16 copy of its weight (inference only).
+
+    Decoding at batch 1 multiplies every weight matrix by one vector per token (two with guidance); on
+    CPU that is bound by memory traffic, and the float16 kernel reads half the bytes and runs ~3x
+    faster than float32 (measured on this project's CPU). Inputs and outputs stay float32 (norms,
+    residuals and attention too); calls with more rows (prompts, training) use the float32 weight.
+    """
+
+    max_rows: ClassVar[int] = 2
 
     enabled: ClassVar[bool] = True  # benchmarks switch the float16 path off to compare
 
@@ -142,8 +203,9 @@ class _HalfGemvLinear(nn.Module):
         self.register_buffer("bias_half", half_bias, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.enabled and x.numel() == self.in_features and x.dtype == torch.float32:
-            y = F.linear(x.reshape(1, -1).half(), self.weight_half, self.bias_half)  # (1, out)
+        rows = x.numel() // self.in_features
+        if self.enabled and rows <= self.max_rows and x.dtype == torch.float32:
+            y = F.linear(x.reshape(rows, -1).half(), self.weight_half, self.bias_half)  # (rows, out)
             return y.float().reshape(*x.shape[:-1], self.out_features)
         return F.linear(x, self.weight, self.bias)
 
@@ -165,11 +227,15 @@ class MotionLanguageModel(nn.Module):
             raise ValueError("pass both backbone and tokenizer, or neither")
         if backbone is None:
             backbone, tokenizer = load_backbone(cfg.backbone, dtype=_DTYPES[cfg.dtype])
+        if cfg.keep_layers and not hasattr(backbone, "peft_config"):
+            _keep_layers(backbone, cfg.keep_layers)
         self.cfg = cfg
         self.tokenizer = tokenizer
         self.vocab = _add_motion_tokens(backbone, tokenizer, cfg)
         if cfg.finetune == "lora" and not hasattr(backbone, "peft_config"):
             backbone = _wrap_lora(backbone, cfg, self.vocab)
+        elif cfg.finetune == "blocks":
+            _train_blocks(backbone, self.vocab)
         self.backbone = backbone
 
     # --- properties -------------------------------------------------------------------------------
@@ -305,6 +371,36 @@ class MotionLanguageModel(nn.Module):
         """``input_ids (B, L)``, ``attention_mask (B, L)``, ``labels (B, L')`` -> HF output with ``.loss``."""
         return self.backbone(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **kwargs)
 
+    def loss(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor) -> LMOutput:
+        """The training loss of a batch (``(B, L)`` each; labels -100 where there is no loss): inside a
+        motion over the motion rows only (see the module docstring)."""
+        if self.is_encoder_decoder or self.is_lora:  # full logits from the backbone (peft wraps the head)
+            out = self.backbone(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+            logits = out.logits if self.is_encoder_decoder else out.logits[:, :-1]
+            labels = labels if self.is_encoder_decoder else labels[:, 1:]
+            inside = self._inside_motion(labels)
+            cols = slice(self.vocab.offset, self.vocab.offset + self.vocab.codebook_size + 2)
+            return LMOutput(out.loss, logits[inside][:, cols], labels[inside] - self.vocab.offset)
+        base = self.base_model
+        hidden = base.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        h, y = hidden[:, :-1], labels[:, 1:]  # position t predicts token t + 1; (B, L-1, D), (B, L-1)
+        inside = self._inside_motion(y)
+        text = (y != IGNORE) & ~inside
+        weight = base.get_output_embeddings().weight  # (V, D)
+        off, K = self.vocab.offset, self.vocab.codebook_size
+        motion_logits = h[inside] @ weight[off : off + K + 2].T  # (M, K + 2)
+        motion_labels = y[inside] - off
+        total = F.cross_entropy(motion_logits.float(), motion_labels, reduction="sum")
+        if bool(text.any()):
+            total = total + F.cross_entropy((h[text] @ weight.T).float(), y[text], reduction="sum")
+        loss = total / (inside.sum() + text.sum()).clamp(min=1)
+        return LMOutput(loss, motion_logits, motion_labels)
+
+    def _inside_motion(self, labels: torch.Tensor) -> torch.Tensor:
+        """Where a label is a motion code or ``<eom>`` (what a motion's constrained decoding picks)."""
+        off, K = self.vocab.offset, self.vocab.codebook_size
+        return ((labels >= off) & (labels < off + K)) | (labels == self.vocab.eom_id)
+
     def merge_lora(self) -> MotionLanguageModel:
         """Fold LoRA and the trained token rows into the base weights (faster inference; no more training)."""
         if self.is_lora:
@@ -335,12 +431,52 @@ class MotionLanguageModel(nn.Module):
         with atomic_dir(directory) as tmp:
             if self.is_lora:
                 self.backbone.save_pretrained(tmp, save_embedding_layers=False)
+            elif self.cfg.finetune == "blocks":
+                self._save_blocks(tmp / BLOCKS_FILE)
             else:
                 self.backbone.save_pretrained(tmp)
             self.tokenizer.save_pretrained(tmp)
-            cfg = self.cfg if self.is_lora else dataclasses.replace(self.cfg, finetune="full")
+            finetune = "lora" if self.is_lora else "blocks" if self.cfg.finetune == "blocks" else "full"
+            cfg = dataclasses.replace(self.cfg, finetune=finetune)
             cfg.to_yaml(tmp / CONFIG_NAME)
         return directory
+
+    def _blocks_state(self) -> dict[str, torch.Tensor]:
+        """The weights ``finetune="blocks"`` saves: all but the token embeddings, plus their motion rows."""
+        base = self.base_model
+        embeddings = {id(w) for w in _embedding_weights(base)}
+        names = {id(p): n for n, p in base.named_parameters(remove_duplicate=False)}
+        rows = slice(self.vocab.id_range.start, self.vocab.id_range.stop)
+        state = {n: p for n, p in base.named_parameters() if id(p) not in embeddings}
+        state |= {f"{names[id(w)]}.motion_rows": w[rows] for w in _embedding_weights(base)}
+        return state
+
+    def _save_blocks(self, path: Path) -> None:
+        from safetensors.torch import save_file
+
+        dtype = _DTYPES[self.cfg.export_dtype]
+        state = {n: t.detach().to("cpu", dtype).contiguous() for n, t in self._blocks_state().items()}
+        with atomic_path(path) as tmp:
+            save_file(state, str(tmp), metadata={"format": "pt"})
+
+    def _load_blocks(self, path: Path) -> None:
+        from safetensors.torch import load_file
+
+        try:
+            saved = load_file(str(path))
+        except Exception as e:  # safetensors raises its own error types on corrupt files
+            raise CheckpointError(f"{path}: cannot read the weights: {e}") from None
+        target = self._blocks_state()
+        if set(saved) != set(target):
+            diff = sorted(set(saved) ^ set(target))
+            raise CheckpointError(f"{path}: weights do not match this model's blocks (differ: {diff[:4]})")
+        with torch.no_grad():
+            for name, param in target.items():
+                if saved[name].shape != param.shape:
+                    raise CheckpointError(
+                        f"{path}: {name} has shape {tuple(saved[name].shape)}, the model {tuple(param.shape)}"
+                    )
+                param.copy_(saved[name].to(param.dtype))
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, dtype: str | None = None) -> MotionLanguageModel:
@@ -356,12 +492,9 @@ class MotionLanguageModel(nn.Module):
             raise CheckpointError(f"{directory / CONFIG_NAME}: {e}") from None
         if dtype is not None:
             cfg = dataclasses.replace(cfg, dtype=dtype)
-        lora = (directory / ADAPTER_CONFIG).is_file()
-        if lora != (cfg.finetune == "lora"):
-            raise CheckpointError(
-                f"{directory}: config says finetune={cfg.finetune!r} but the adapter "
-                f"file {ADAPTER_CONFIG} is {'present' if lora else 'missing'}"
-            )
+        weights = {"lora": ADAPTER_CONFIG, "blocks": BLOCKS_FILE, "full": "config.json"}[cfg.finetune]
+        if not (directory / weights).is_file():
+            raise CheckpointError(f"{directory}: config says finetune={cfg.finetune!r} but {weights} is missing")
         from transformers import AutoTokenizer
 
         try:
@@ -372,7 +505,12 @@ class MotionLanguageModel(nn.Module):
             MotionVocab.bind(tokenizer, cfg.codebook_size)
         except ValueError as e:
             raise CheckpointError(f"{directory}: the tokenizer has no motion tokens ({e})") from None
-        if lora:
+        if cfg.finetune == "blocks":
+            base, base_tok = load_backbone(cfg.backbone, dtype=_DTYPES[cfg.dtype])
+            tokenizer.padding_side = base_tok.padding_side
+            model = cls(cfg, base, tokenizer)  # cut to keep_layers, resized
+            model._load_blocks(directory / BLOCKS_FILE)
+        elif cfg.finetune == "lora":
             base, base_tok = load_backbone(cfg.backbone, dtype=_DTYPES[cfg.dtype])
             tokenizer.padding_side = base_tok.padding_side
             model = cls(dataclasses.replace(cfg, finetune="full"), base, tokenizer)  # resized, rows init

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from motiongpt._io import atomic_dir
-from motiongpt.config import YamlConfig, check_choice
+from motiongpt.config import YamlConfig, check_choice, check_numbers
 from motiongpt.errors import CheckpointError, ConfigError, InvalidMotionError, InvalidRequestError
 from motiongpt.lm.generation import (
     GREEDY,
@@ -43,6 +43,7 @@ from motiongpt.lm.generation import (
     seconds_to_tokens,
 )
 from motiongpt.lm.model import MotionLanguageModel
+from motiongpt.lm.tasks import UNCONDITIONAL_TASK
 from motiongpt.motion.features import features_to_joints, joints_to_features
 from motiongpt.motion.validate import check_features, check_joints
 
@@ -56,6 +57,7 @@ PromptStyle = Literal["canonical", "instruct"]
 _FALLBACK_PROMPTS = {
     "t2m": "<Caption_Placeholder>",
     "t2m_seconds": "Generate a <Second_Placeholder>-second motion: <Caption_Placeholder>",
+    UNCONDITIONAL_TASK: "Generate a random motion.",
     "m2t": "<Motion_Placeholder>",
     "pred": "<Motion_Placeholder>",
     "inbetween": "<Motion_Placeholder>",
@@ -65,15 +67,22 @@ TASKS = tuple(_FALLBACK_PROMPTS)
 
 @dataclass(frozen=True)
 class PipelineConfig(YamlConfig):
-    """How the bundle prompts and samples (the models carry their own configs)."""
+    """How the bundle prompts and samples (the models carry their own configs).
+
+    ``guidance`` is the classifier-free guidance scale of text -> motion (1 = off; needs an LM trained
+    with ``uncond_rate`` > 0): each token is drawn from ``u + guidance * (c - u)``, ``c`` and ``u`` the
+    logits given the prompt and given the unconditional prompt.
+    """
 
     prompt_style: PromptStyle = "instruct"
     temperature: float = 1.0  # motion sampling; 0 = greedy
     top_k: int = 50
     top_p: float = 1.0
+    guidance: float = 1.0
 
     def __post_init__(self) -> None:
         check_choice("prompt_style", self.prompt_style, PromptStyle)
+        check_numbers(self, floats=("guidance",), positive=("guidance",))
         try:
             Sampling(temperature=float(self.temperature), top_k=int(self.top_k), top_p=float(self.top_p))
         except (InvalidRequestError, TypeError, ValueError) as e:
@@ -256,7 +265,8 @@ class MotionGPT:
         template = _FALLBACK_PROMPTS[task]
         if self._templates is not None and task in self._templates.tasks:
             prompts = self._templates[task].prompts
-            template = prompts[1] if self.cfg.prompt_style == "instruct" and len(prompts) > 1 else prompts[0]
+            instruct = self.cfg.prompt_style == "instruct" and task != UNCONDITIONAL_TASK
+            template = prompts[1] if instruct and len(prompts) > 1 else prompts[0]
         for name, value in values.items():
             template = template.replace(f"<{name}_Placeholder>", value)
         if "_Placeholder>" in template:
@@ -327,9 +337,11 @@ class MotionGPT:
         temperature: float | None = None,
         top_k: int | None = None,
         top_p: float | None = None,
+        guidance: float | None = None,
     ) -> Motion | list[Motion]:
         """Text -> motion. ``seconds`` gives exactly ``round(seconds * 20 / 4)`` tokens; over 9.8 s
         (196 frames, the training maximum) needs ``allow_long=True``. ``seed`` makes sampling repeatable.
+        ``guidance`` overrides the bundle's classifier-free guidance scale (1 = off).
         """
         texts, many = _listify(text, "text")
         for t in texts:
@@ -342,8 +354,10 @@ class MotionGPT:
             for t, n in zip(texts, n_tokens, strict=True)
         ]  # fmt: skip
         ids = generate_motion_ids(
-            self.lm, prompts, n_tokens, self._sampling(temperature, top_k, top_p), seed, allow_long
-        )
+            self.lm, prompts, n_tokens, self._sampling(temperature, top_k, top_p), seed, allow_long,
+            guidance=self.cfg.guidance if guidance is None else guidance,
+            uncond_prompt=self.prompt(UNCONDITIONAL_TASK),
+        )  # fmt: skip
         motions = [self.decode(i) for i in ids]
         return motions if many else motions[0]
 

@@ -54,6 +54,15 @@ SPEED_ORDER = ("walk", "run", "dash")  # Bandai Namco contents, slowest first
 
 Kind = Literal["motion", "text", "lm"]
 PAIR_TASKS = ("edit_style", "edit_faster", "edit_slower")
+#: Caption-conditioned tasks whose caption classifier-free guidance drops (``TaskSampler.uncond_rate``).
+GUIDED_TASKS = ("t2m", "t2m_frames", "t2m_seconds")
+#: The task whose first prompt is the unconditional prompt of guidance, in training and at inference.
+UNCONDITIONAL_TASK = "t2m_random"
+
+
+def unconditional_prompt(templates: InstructionSet) -> str:
+    """The prompt without a caption that guidance contrasts with (the first ``t2m_random`` prompt)."""
+    return templates[UNCONDITIONAL_TASK].prompts[0]
 
 
 @dataclass(frozen=True)
@@ -390,9 +399,18 @@ class TaskSampler:
     Item ``i`` draws its task with probability ``ratio / sum(ratios)`` and then its data, all from an RNG
     seeded by ``(seed, i)``: deterministic, resumable, and the same in every dataloader worker. Tasks the
     data cannot build (no Bandai pairs, no texts) are dropped with a warning and the rest renormalised.
+    With ``uncond_rate`` > 0 that share of the :data:`GUIDED_TASKS` examples get the unconditional
+    prompt instead of theirs (the same answer), so the model also learns p(motion) for guidance.
     """
 
-    def __init__(self, builder: TaskBuilder, ratios: Mapping[str, float], length: int, seed: int = 0) -> None:
+    def __init__(
+        self,
+        builder: TaskBuilder,
+        ratios: Mapping[str, float],
+        length: int,
+        seed: int = 0,
+        uncond_rate: float = 0.0,
+    ) -> None:
         if length < 1:
             raise ValueError(f"length must be >= 1, got {length}")
         unknown = sorted(set(ratios) - set(builder.tasks))
@@ -410,7 +428,10 @@ class TaskSampler:
         total = sum(self.ratios.values())
         self.tasks = list(self.ratios)
         self.cum = np.cumsum([self.ratios[t] / total for t in self.tasks])
-        self.builder, self.length, self.seed = builder, length, seed
+        if not 0.0 <= uncond_rate < 1.0:
+            raise ConfigError(f"uncond_rate must be in [0, 1), got {uncond_rate}")
+        self.builder, self.length, self.seed, self.uncond_rate = builder, length, seed, uncond_rate
+        self.uncond_prompt = unconditional_prompt(builder.templates) if uncond_rate else ""
 
     def __len__(self) -> int:
         return self.length
@@ -424,7 +445,10 @@ class TaskSampler:
         if not 0 <= i < self.length:
             raise IndexError(i)
         rng = random.Random(self.seed * 1_000_003 + i)
-        return self.builder.sample(self.task_of(rng), rng)
+        ex = self.builder.sample(self.task_of(rng), rng)
+        if self.uncond_rate and ex.task in GUIDED_TASKS and rng.random() < self.uncond_rate:
+            return Example(UNCONDITIONAL_TASK, self.uncond_prompt, ex.answer, ex.kind)
+        return ex
 
 
 # --- data loading -------------------------------------------------------------------------------------

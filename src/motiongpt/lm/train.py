@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -26,10 +27,11 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import yaml
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from motiongpt._io import atomic_write_text
 from motiongpt.config import YamlConfig, check_choice, check_numbers
+from motiongpt.data.captions import mirror_caption, mirror_label
 from motiongpt.data.instructions import fill, load_instructions
 from motiongpt.errors import CheckpointError, ConfigError, CorpusError
 from motiongpt.lm.collate import LMCollator
@@ -82,8 +84,12 @@ class LMTrainConfig(YamlConfig):
     warmup_steps: int = 100
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
+    embedding_lr_scale: float = 1.0  # lr multiplier of the token embeddings (in effect: the new rows)
+    uncond_rate: float = 0.0  # share of t2m examples with the caption dropped (classifier-free guidance)
     grad_clip: float = 1.0  # 0 = off
     max_length: int = 256  # tokens per example (MotionGPT pads prompts and targets to 256)
+    length_group: int = 1  # > 1: sort the examples of that many steps by length (less padding)
+    mirror: bool = False  # add the left/right mirrored train clips (motiongpt tokenize --mirror)
     min_frames: int = 40  # corpus length filter, as in HumanML3D
     max_frames: int = 196
     val_every: int = 250  # optimiser steps between validations (and checkpoints)
@@ -100,14 +106,17 @@ class LMTrainConfig(YamlConfig):
         check_choice("motion_objective", self.motion_objective, Objective)
         if not isinstance(self.model, LMConfig):
             raise ConfigError(f"model must be an LMConfig mapping, got {type(self.model).__name__}")
-        floats = ("lr", "lr_min", "weight_decay", "grad_clip")
-        positive = ("batch_size", "accumulate", "max_steps", "max_length", "min_frames", "max_frames",
+        floats = ("lr", "lr_min", "weight_decay", "grad_clip", "embedding_lr_scale", "uncond_rate")
+        positive = ("batch_size", "accumulate", "max_steps", "max_length", "length_group", "min_frames", "max_frames",
                     "val_every", "val_examples", "log_every")  # fmt: skip
         non_negative = ("warmup_steps", "val_captions", "seed", "num_workers", "num_threads")
         check_numbers(
             self, positive + non_negative, floats,
-            positive=("lr", *positive), non_negative=("lr_min", "weight_decay", "grad_clip", *non_negative),
+            positive=("lr", "embedding_lr_scale", *positive),
+            non_negative=("lr_min", "weight_decay", "grad_clip", "uncond_rate", *non_negative),
         )  # fmt: skip
+        if self.uncond_rate >= 1:
+            raise ConfigError(f"uncond_rate must be < 1, got {self.uncond_rate}")
         if self.lr_min > self.lr:
             raise ConfigError(f"lr_min must be <= lr={self.lr}, got {self.lr_min}")
         if self.min_frames > self.max_frames:
@@ -146,6 +155,36 @@ class OffsetSampler(Sampler[int]):
         return iter(range(min(self.n, int(self.start())), self.n))
 
 
+class LengthGrouped(Dataset):
+    """``dataset`` reordered so that a batch holds examples of similar length (less padding).
+
+    Items are taken in groups of ``group`` batches of ``batch`` items; inside a group they are sorted by
+    ``length_of`` and the batches then shuffled (seeded by the group). Item ``i`` still depends only on
+    ``i``, so a resumed run sees the same batches, and every item of the group is used once.
+    """
+
+    def __init__(self, dataset: Any, batch: int, group: int, length_of: Any, seed: int = 0) -> None:
+        self.dataset, self.batch, self.size = dataset, batch, batch * group
+        self.length_of, self.seed = length_of, seed
+        self._cached: tuple[int, list[int]] = (-1, [])
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def _order(self, g: int) -> list[int]:
+        if self._cached[0] != g:
+            start, stop = g * self.size, min(len(self.dataset), (g + 1) * self.size)
+            items = sorted(range(start, stop), key=lambda i: self.length_of(self.dataset[i]))
+            batches = [items[k : k + self.batch] for k in range(0, len(items), self.batch)]
+            random.Random(self.seed * 1_000_003 + g).shuffle(batches)
+            self._cached = (g, [i for b in batches for i in b])
+        return self._cached[1]
+
+    def __getitem__(self, i: int) -> Any:
+        g, k = divmod(i, self.size)
+        return self.dataset[self._order(g)[k]]
+
+
 class _StepLoader(DataLoader):
     """A DataLoader whose position is the trainer's step (through ``OffsetSampler``): nothing to save, and
     Lightning need not warn that a mid-epoch resume cannot restore it."""
@@ -161,12 +200,25 @@ def load_clips(
     data: str | os.PathLike, tokens: str | os.PathLike, split: str, cfg: LMTrainConfig
 ) -> list[TokenClip]:
     """The clips of one split with their motion tokens (``{tokens}/{split}.npz``) and labels; reads the
-    corpus's texts and split lists only, not its feature files."""
-    from motiongpt.tokenizer.tokenize import load_tokens
+    corpus's texts and split lists only, not its feature files. With ``cfg.mirror`` the train split also
+    holds the mirrored clips of ``{tokens}/train.mirror.npz`` (``motiongpt tokenize --mirror``), named
+    ``M{name}``, with "left" and "right" swapped in their captions and labels."""
+    from motiongpt.tokenizer.tokenize import MIRROR
 
-    path = Path(tokens) / f"{split}.npz"
+    clips = _read_clips(data, Path(tokens) / f"{split}.npz", split, cfg)
+    if cfg.mirror and split == "train":
+        mirrored = _read_clips(data, Path(tokens) / f"{MIRROR}.npz", split, cfg)
+        clips += [dataclasses.replace(c, name=f"M{c.name}", captions=tuple(mirror_caption(t) for t in c.captions),
+                                      content=mirror_label(c.content)) for c in mirrored]  # fmt: skip
+    return clips
+
+
+def _read_clips(data: str | os.PathLike, path: Path, split: str, cfg: LMTrainConfig) -> list[TokenClip]:
+    from motiongpt.tokenizer.tokenize import MIRROR, load_tokens
+
     if not path.is_file():
-        raise CorpusError(f"token file not found: {path} (write it with `motiongpt tokenize`)")
+        how = "motiongpt tokenize --mirror" if path.name.startswith(MIRROR) else "motiongpt tokenize"
+        raise CorpusError(f"token file not found: {path} (write it with `{how}`)")
     with np.load(path, allow_pickle=False) as z:
         k = int(z["codebook_size"]) if "codebook_size" in z else None
     if k is not None and k != cfg.model.codebook_size:
@@ -330,9 +382,13 @@ def train_lm(
     )  # fmt: skip
     # one example stream for all processes: step s starts at item s * per_step, whatever the resume point
     per_step = cfg.batch_size * cfg.accumulate * trainer.world_size
-    train_set = TaskSampler(builder, cfg.mixture, cfg.max_steps * per_step, seed=cfg.seed)
+    mixed = TaskSampler(builder, cfg.mixture, cfg.max_steps * per_step, cfg.seed, cfg.uncond_rate)
+    train_set = mixed
+    if cfg.length_group > 1:
+        train_set = LengthGrouped(mixed, per_step, cfg.length_group,
+                                  lambda ex: len(collate.encode(ex)["input_ids"]), cfg.seed)  # fmt: skip
     log.info("LM %s: %d train clips, %d val clips, %d texts; mixture %s; out=%s", cfg.stage, len(train_clips),
-             len(val_clips), len(texts), train_set.ratios, out)  # fmt: skip
+             len(val_clips), len(texts), mixed.ratios, out)  # fmt: skip
     loader = _StepLoader(
         train_set, batch_size=cfg.batch_size, collate_fn=collate, num_workers=cfg.num_workers,
         sampler=OffsetSampler(len(train_set), lambda: trainer.global_step * per_step), drop_last=False,

@@ -64,3 +64,16 @@ TARGET_BONE_LENGTHS = np.array(
     dtype=np.float64,
 )  # fmt: skip
 LEG_JOINTS = (5, 8)  # r_knee, r_ankle: their bone lengths sum to the leg length that scales the root path
+
+# Left/right mirror: joint i of the mirrored body is joint MIRROR_JOINTS[i] of the original, x negated.
+MIRROR_JOINTS: tuple[int, ...] = tuple(
+    JOINT_NAMES.index({"l": "r", "r": "l"}[n[0]] + n[1:]) if n[:2] in ("l_", "r_") else i
+    for i, n in enumerate(JOINT_NAMES)
+)
+
+
+def mirror_joints(joints: np.ndarray) -> np.ndarray:
+    """The left/right mirror image of joint positions ``(..., 22, 3)`` (x negated, sides swapped)."""
+    out = np.asarray(joints)[..., MIRROR_JOINTS, :].copy()
+    out[..., 0] *= -1
+    return out

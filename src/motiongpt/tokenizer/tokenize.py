@@ -7,6 +7,10 @@ File format — one ``{out}/{split}.npz`` per split (written atomically), holdin
 - ``tokens``: ``(sum N_i,)`` int16 codebook indices, ``N_i = T_i // 4`` (trailing ``T_i % 4`` frames dropped);
 - ``codebook_size``: ``()`` int64.
 
+With ``mirror=True`` the train split is also encoded left/right mirrored (joints mirrored, features
+recomputed, so one frame fewer) into ``{out}/train.mirror.npz``, under the original item names; the LM
+stage turns those into extra clips with "left" and "right" swapped in their captions.
+
 One flat file per split instead of one ``.npy`` per clip: a 100k-clip corpus stays three files, loads in
 one read, and is replaced atomically. ``load_tokens(path) -> dict[name, (N,) int16]`` reads it back.
 Every clip with at least one token's worth of frames is encoded, whatever its length (the LM stage applies
@@ -51,6 +55,30 @@ def clip_lengths(clips: HumanML3D) -> list[int]:
     if items is not None:
         return [it.end - it.start for it in items]
     return [len(c) for c in clips]
+
+
+@torch.no_grad()
+def encode_features(
+    model: MotionTokenizer, feats: Sequence[np.ndarray], batch_size: int = 256, device: str | torch.device = "cpu"
+) -> list[np.ndarray]:
+    """Raw features ``(T_i, F)`` -> tokens ``(T_i // 4,)`` int64 each (equal-length batches, no padding)."""
+    unit = model.downsample_factor
+    out: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(feats)
+    for batch in length_buckets([len(f) for f in feats], unit, batch_size):
+        n = len(feats[batch[0]]) // unit * unit
+        x = torch.from_numpy(np.stack([feats[i][:n] for i in batch]).astype(np.float32)).to(device)
+        for i, idx in zip(batch, model.encode(model.normalize(x)).cpu().numpy(), strict=True):
+            out[i] = idx
+    return out
+
+
+def mirrored_features(clips: HumanML3D) -> list[np.ndarray]:
+    """Features of every item mirrored left/right (``(T - 1, F)``: recomputed from mirrored joints)."""
+    from motiongpt.motion.features import features_to_joints, joints_to_features
+    from motiongpt.motion.skeleton import mirror_joints
+
+    return [np.asarray(joints_to_features(mirror_joints(features_to_joints(c.features))), np.float32)
+            for c in clips]  # fmt: skip
 
 
 @torch.no_grad()
@@ -101,10 +129,12 @@ def tokenize_corpus(
     splits: Sequence[str] = SPLITS,
     batch_size: int = 256,
     device: str | torch.device = "cpu",
+    mirror: bool = False,
 ) -> dict[str, Path]:
     """Encode every item of every split of corpus ``data`` with the tokenizer in ``tokenizer_dir``.
 
-    Writes ``{out}/{split}.npz`` (default ``out = tokenizer_dir/tokens``); returns ``{split: path}``.
+    Writes ``{out}/{split}.npz`` (default ``out = tokenizer_dir/tokens``) and, with ``mirror``,
+    ``{out}/train.mirror.npz``; returns ``{split: path}`` (``"train.mirror"`` too).
     Splits whose list file is missing are skipped with a log line.
     """
     if batch_size < 1:
@@ -125,7 +155,15 @@ def tokenize_corpus(
         written[split] = save_tokens(out / f"{split}.npz", by_name, model.cfg.codebook_size)
         log.info("tokenize: %s: %d clips, %d tokens -> %s", split, len(by_name),
                  sum(len(t) for t in by_name.values()), written[split])  # fmt: skip
+        if mirror and split == "train":
+            mirrored = encode_features(model, mirrored_features(clips), batch_size, device)
+            kept = {names[i]: t for i, t in enumerate(mirrored) if len(t)}
+            written[MIRROR] = save_tokens(out / f"{MIRROR}.npz", kept, model.cfg.codebook_size)
+            log.info("tokenize: %s: %d mirrored clips -> %s", split, len(kept), written[MIRROR])
     return written
 
 
-__all__ = ["encode_clips", "length_buckets", "load_tokens", "save_tokens", "tokenize_corpus"]
+MIRROR = "train.mirror"  # the token file of the mirrored train split
+
+
+__all__ = ["MIRROR", "encode_clips", "encode_features", "length_buckets", "load_tokens", "save_tokens", "tokenize_corpus"]
