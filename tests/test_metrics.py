@@ -143,3 +143,64 @@ def test_distinct_text_order():
     assert all(texts[i] != texts[j] for i, j in batches)
     assert len(set(order.tolist())) == len(order) == 8
     assert len(distinct_text_order(["a"] * 10, 2)) == 0
+
+
+def _sqrtm_psd(s: np.ndarray) -> np.ndarray:
+    """The symmetric square root of a positive semi-definite matrix, from its eigendecomposition."""
+    w, v = np.linalg.eigh(s)
+    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+
+def test_fid_two_different_full_covariances_closed_form():
+    """Non-commuting full covariances: FID = |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2),
+    the symmetric form of tr sqrtm(S_a S_b), computed here with eigh (no scipy.sqrtm)."""
+    rng = np.random.default_rng(3)
+    d = 6
+    a = rng.normal(size=(2000, d)) @ rng.normal(size=(d, d)) + rng.normal(size=d)
+    b = rng.normal(size=(1500, d)) @ rng.normal(size=(d, d)) * 0.7 - 1.0
+    s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    assert not np.allclose(s_a @ s_b, s_b @ s_a, atol=1e-3)  # the case where the order matters
+    root_a = _sqrtm_psd(s_a)
+    cross = np.trace(_sqrtm_psd(root_a @ s_b @ root_a))
+    want = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(s_a) + np.trace(s_b) - 2 * cross
+    assert M.fid(a, b) == pytest.approx(want, rel=1e-8)
+    assert M.fid(b, a) == pytest.approx(want, rel=1e-8)  # symmetric
+
+
+def test_fid_of_two_known_gaussians():
+    """2-D Gaussians with exact (whitened) sample moments: S_a = diag(4, 1), S_b = R diag(1, 9) R^T with
+    R a 45-degree rotation; the product of square roots is not the square root of the product."""
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(4000, 2))
+    z = (z - z.mean(0)) @ np.linalg.inv(np.linalg.cholesky(np.cov(z, rowvar=False))).T  # cov exactly I
+    rot = np.array([[1.0, -1.0], [1.0, 1.0]]) / np.sqrt(2)
+    s_a, s_b = np.diag([4.0, 1.0]), rot @ np.diag([1.0, 9.0]) @ rot.T
+    a = z @ np.linalg.cholesky(s_a).T
+    b = z @ np.linalg.cholesky(s_b).T + np.array([3.0, 4.0])
+    # tr sqrtm(S_a S_b) = sqrt(tr(S_a S_b) + 2 sqrt(det(S_a S_b))) for 2x2 PSD matrices
+    tr_root = np.sqrt(np.trace(s_a @ s_b) + 2 * np.sqrt(np.linalg.det(s_a @ s_b)))
+    want = 25.0 + 5.0 + 10.0 - 2 * tr_root
+    assert M.fid(a, b) == pytest.approx(want, rel=1e-9)
+
+
+def test_diversity_of_equidistant_and_two_cluster_sets():
+    """Answers that do not depend on which pairs are drawn (no replay of the generator)."""
+    d = 3.0
+    simplex = np.eye(400) * d / np.sqrt(2)  # every two points at distance d
+    for seed in range(3):
+        # a pair is (i, i) with probability 1/400 only
+        assert 0.97 * d <= M.diversity(simplex, 300, seed=seed) <= d
+    two = np.zeros((400, 3))
+    two[200:, 0] = 10.0  # a pair crosses the clusters with probability 1/2 -> mean 5
+    for seed in range(3):
+        assert 4.0 < M.diversity(two, 300, seed=seed) < 6.0
+
+
+def test_multimodality_is_within_prompt_distance():
+    """Prompt p's 30 samples are equidistant at d_p; the prompts sit far apart and must not count."""
+    dists = np.array([1.0, 2.0, 3.0, 6.0])
+    emb = np.stack([np.eye(30) * dp / np.sqrt(2) + 1000.0 * p for p, dp in enumerate(dists)])  # (4, 30, 30)
+    for seed in range(3):
+        value = M.multimodality(emb, 10, seed=seed)
+        # each pair is (i, i) with probability 1/30: expected 0.967 * mean(d_p)
+        assert 0.8 * dists.mean() <= value <= dists.mean()

@@ -189,3 +189,29 @@ def test_token_file_round_trip(tmp_path: Path) -> None:
     assert list(back) == list(tokens)
     for k in tokens:
         assert back[k].dtype == np.int16 and np.array_equal(back[k], tokens[k])
+
+
+def test_each_token_sees_only_its_own_stretch_of_time(model: MotionTokenizer) -> None:
+    """The layout is (B, T, F) at the boundary and time stays time inside: changing frames 192.. of a
+    256-frame motion leaves the latents, tokens and reconstruction of the first half untouched (the conv
+    stacks see about +-100 frames) and changes those of the end. A reshape where a transpose belongs
+    mixes time and channels, and the change then shows up at the start."""
+    model.eval()
+    torch.manual_seed(2)
+    t = torch.arange(256.0)[None, :, None]
+    x = torch.sin(t / 7 + torch.linspace(0, 3, F)) * torch.linspace(0.5, 2, F)  # (1, 256, F) smooth
+    y = x.clone()
+    y[:, 192:] += torch.randn(1, 64, F)
+    zx, zy = model._encode_latent(x), model._encode_latent(y)  # (1, 64, D)
+    torch.testing.assert_close(zx[:, :32], zy[:, :32], rtol=0, atol=1e-6)
+    assert (zx[:, 48:] - zy[:, 48:]).abs().amax(-1).min() > 1e-3  # every late token changed
+    assert torch.equal(model.encode(x)[:, :32], model.encode(y)[:, :32])
+    rx, ry = model(x).recon, model(y).recon  # (1, 256, F)
+    torch.testing.assert_close(rx[:, :64], ry[:, :64], rtol=0, atol=1e-6)
+    # the decoder alone: a different last token changes only the last frames
+    idx = model.encode(x)
+    other = idx.clone()
+    other[0, -1] = (idx[0, -1] + 1) % model.cfg.codebook_size
+    dx, do = model.decode(idx), model.decode(other)  # (1, 256, F)
+    torch.testing.assert_close(dx[:, :128], do[:, :128], rtol=0, atol=1e-6)
+    assert (dx[:, -4:] - do[:, -4:]).abs().amax() > 1e-4

@@ -55,12 +55,16 @@ def test_chat_sees_the_earlier_motion(chat, pipeline, monkeypatch):
 
     def spy(messages, seed=None):
         seen["messages"] = messages
-        return original(messages, seed=seed)
+        seen["reply"] = original(messages, seed=seed)
+        return seen["reply"]
 
     monkeypatch.setattr(pipeline, "chat", spy)
     turns = chat.chat(turns, "now do it faster", seed=0)
     assert len(turns) == 4 and turns[-1].role == "assistant"
-    assert turns[-1].text or turns[-1].motion is not None
+    reply, shown = seen["reply"], turns[-1]
+    assert shown.motion is reply.motion  # the reply's kind is kept: a motion-only answer shows its motion
+    assert shown.text == (reply.text if reply.motion is not None else reply.text or "(no answer)")
+    assert (shown.files is not None) == (reply.motion is not None)
     first, answer, last = seen["messages"]
     assert first == {"role": "user", "content": ["a person walks forward"]}
     assert answer["content"] == [turns[1].motion]  # the generated motion goes back to the model
