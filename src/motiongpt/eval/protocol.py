@@ -287,6 +287,8 @@ def evaluate_t2m(
     data_root: str | Path | None = None,
     evaluator_path: str | Path | None = None,
     progress: bool = True,
+    action_classifier: Any = None,
+    actions: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Text-to-motion: R-precision top-1/2/3, FID, MM-Dist, Diversity (and MultiModality for the model).
 
@@ -297,6 +299,8 @@ def evaluate_t2m(
         train: the train split, for the nearest-neighbour baseline (skipped when ``None``).
         replications: independent repetitions (20 in the protocol).
         mm_prompts, mm_samples, mm_pairs: MultiModality design (100 × 30, 10 pairs in the protocol).
+        action_classifier, actions: an ``ActionClassifier`` and the action of each labelled clip (by clip
+            name): adds ``action_accuracy`` of the Real and model motions of the labelled clips.
     """
     if replications < 1:
         raise ValueError(f"replications must be >= 1, got {replications}")
@@ -322,6 +326,13 @@ def evaluate_t2m(
                 generate_fn(list(ref.texts), ref.lengths), len(ref), "generate_fn", ref.lengths
             )
             rows[MODEL] = evaluator.embed_motions(out)
+        if action_classifier is not None and actions:
+            named = [(k, actions[n.split("#", 1)[0]]) for k, n in enumerate(ref.names)
+                     if n.split("#", 1)[0] in actions]  # fmt: skip
+            for row, motions in ((REAL, real), (MODEL, out if generate_fn is not None else None)):
+                if motions is not None and named:
+                    acc = action_classifier.accuracy([motions[k] for k, _ in named], [a for _, a in named])
+                    _add(runs, row, {"action_accuracy": acc})
         for row, emb in rows.items():
             _add(
                 runs,

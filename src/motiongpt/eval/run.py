@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from motiongpt.errors import MetricInputError
+from motiongpt.eval.action import ActionClassifier, action_of, load_prompts, prompt_action_accuracy
 from motiongpt.eval.evaluator import T2MEvaluator
 from motiongpt.eval.protocol import evaluate_inbetween, evaluate_m2t, evaluate_pred, evaluate_t2m
 
@@ -20,8 +21,8 @@ TASKS = ("t2m", "m2t", "pred", "inbetween")
 QUICK = {"replications": 3, "mm_prompts": 10, "mm_samples": 5}
 
 
-def model_callable(task: str, model_dir: str | Path, seed: int = 0, chunk: int = 32) -> Callable[..., Any]:
-    """The model under test as the task's callable, built on ``motiongpt.lm.pipeline.MotionGPT``.
+def model_callable(task: str, model_dir: Any, seed: int = 0, chunk: int = 32) -> Callable[..., Any]:
+    """The model under test (a bundle folder, or a loaded ``MotionGPT``) as the task's callable.
 
     Lengths are asked for in seconds (``n / 20``), which the pipeline turns into ``n // 4`` motion tokens;
     inputs are sent in chunks of ``chunk``; every call uses a new sampling seed (MultiModality needs it).
@@ -32,7 +33,7 @@ def model_callable(task: str, model_dir: str | Path, seed: int = 0, chunk: int =
         raise NotAvailableError(
             f"--model: the language model (motiongpt.lm) is not available yet ({e})"
         ) from None
-    mg = MotionGPT.from_pretrained(model_dir)
+    mg = model_dir if isinstance(model_dir, MotionGPT) else MotionGPT.from_pretrained(model_dir)
     calls = iter(range(seed * 1_000_003, 2**62))
 
     def chunks(n: int) -> Any:
@@ -87,11 +88,13 @@ def run_evaluation(
     seed: int = 0,
     split: str = "test",
     progress: bool = True,
+    action_classifier: str | Path | None = None,
 ) -> dict[str, Any]:
     """Load the corpus, evaluator and (optionally) model; run the task's protocol; return the JSON dict.
 
     ``quick`` runs 3 replications and a small MultiModality design (10 prompts × 5 samples) and skips
-    METEOR; ``replications`` overrides the count either way.
+    METEOR; ``replications`` overrides the count either way. ``action_classifier`` (t2m) adds the action
+    accuracy of the labelled clips (:mod:`motiongpt.eval.action`).
     """
     from motiongpt.data import HumanML3D
 
@@ -112,7 +115,11 @@ def run_evaluation(
     )
     if task == "t2m":
         mm = {k: QUICK[k] for k in ("mm_prompts", "mm_samples")} if quick else {}
-        result = evaluate_t2m(fn, dataset, ev, train, **common, **mm)
+        actions = {}
+        if action_classifier is not None:
+            actions = {"action_classifier": ActionClassifier.from_pretrained(action_classifier),
+                       "actions": corpus_actions(data)}  # fmt: skip
+        result = evaluate_t2m(fn, dataset, ev, train, **common, **mm, **actions)
     elif task == "m2t":
         result = evaluate_m2t(fn, dataset, ev, train, meteor=False if quick else None, **common)
     elif task == "pred":
@@ -124,4 +131,27 @@ def run_evaluation(
     return result
 
 
-__all__ = ["NotAvailableError", "model_callable", "run_evaluation"]
+def corpus_actions(data: str | Path) -> dict[str, str]:
+    """The action of every labelled clip of a corpus, by clip name (``corpus.json`` content labels)."""
+    from motiongpt.lm.tasks import read_manifest
+
+    out = {name: action_of(e.get("content")) for name, e in read_manifest(data).items()}
+    return {name: a for name, a in out.items() if a is not None}
+
+
+def run_action_prompts(
+    model: str | Path,
+    action_classifier: str | Path,
+    prompts: str | Path | None = None,
+    samples: int = 3,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Action accuracy of the model on a prompt set (default: the packaged paraphrases), 4 s motions."""
+    classifier = ActionClassifier.from_pretrained(action_classifier)
+    result = prompt_action_accuracy(model_callable("t2m", model, seed), load_prompts(prompts), classifier, samples)
+    return {"task": "actions", "model": str(model), "action_classifier": str(action_classifier),
+            "prompt_set": str(prompts) if prompts else "packaged paraphrases (motiongpt/eval/paraphrases.yaml)",
+            "seed": seed, **result}  # fmt: skip
+
+
+__all__ = ["NotAvailableError", "corpus_actions", "model_callable", "run_action_prompts", "run_evaluation"]
