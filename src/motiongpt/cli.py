@@ -31,9 +31,10 @@ app.add_typer(train_app, name="train")
 
 Overrides = Annotated[list[str] | None, typer.Option("--set", help="Config override key=value (repeatable).")]
 # the options every `train` command shares
-Resume = Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoints/last.ckpt.")]
+Resume = Annotated[bool, typer.Option("--resume", help="Continue from OUT's newest complete checkpoint.")]
 Accelerator = Annotated[str, typer.Option(help="cpu, gpu or auto.")]
 Devices = Annotated[str, typer.Option(help="Number of devices, or auto.")]
+NumNodes = Annotated[int, typer.Option(min=1, help="Machines (DDP): launch the same command on each.")]
 MaxSteps = Annotated[int | None, typer.Option(help="Override max_steps.")]
 CorpusDir = Annotated[Path, typer.Option(help="HumanML3D-format corpus folder.")]
 BatchSize = Annotated[int, typer.Option(help="Clips per forward pass.")]
@@ -151,6 +152,7 @@ def train_tokenizer_cmd(
     resume: Resume = False,
     accelerator: Accelerator = "auto",
     devices: Devices = "auto",
+    num_nodes: NumNodes = 1,
     max_steps: MaxSteps = None,
 ) -> None:
     """Train the motion tokenizer (VQ-VAE, stage 1); export OUT/tokenizer at the end."""
@@ -159,8 +161,10 @@ def train_tokenizer_cmd(
 
     cfg = TrainConfig.from_yaml(config).with_overrides(overrides)
     cfg, n_devices = _train_options(cfg, max_steps, devices)
-    result = train_tokenizer(cfg, data, out, resume=resume, accelerator=accelerator, devices=n_devices)
-    typer.echo(f"step {result.global_step}: tokenizer written to {result.tokenizer_dir}")
+    result = train_tokenizer(cfg, data, out, resume=resume, accelerator=accelerator, devices=n_devices,
+                             num_nodes=num_nodes)  # fmt: skip
+    if result.rank == 0:
+        typer.echo(f"step {result.global_step}: tokenizer written to {result.tokenizer_dir}")
 
 
 @app.command()
@@ -310,6 +314,7 @@ def train_lm_cmd(
     resume: Resume = False,
     accelerator: Accelerator = "auto",
     devices: Devices = "auto",
+    num_nodes: NumNodes = 1,
     max_steps: MaxSteps = None,
 ) -> None:
     """Train the language model (stage 2 or 3); export OUT/lm and the MotionGPT bundle OUT/motiongpt."""
@@ -323,10 +328,11 @@ def train_lm_cmd(
     cfg, n_devices = _train_options(dataclasses.replace(cfg, stage=stage), max_steps, devices)
     result = train_lm(
         cfg, data, tokens, out or Path(f"runs/lm-{stage}"), init=init, tokenizer=tokenizer,
-        text_source=text_source, resume=resume, accelerator=accelerator, devices=n_devices,
+        text_source=text_source, resume=resume, accelerator=accelerator, devices=n_devices, num_nodes=num_nodes,
     )  # fmt: skip
-    typer.echo(f"step {result.global_step}: LM written to {result.lm_dir}"
-               + (f", MotionGPT bundle to {result.bundle_dir}" if result.bundle_dir else ""))  # fmt: skip
+    if result.rank == 0:
+        typer.echo(f"step {result.global_step}: LM written to {result.lm_dir}"
+                   + (f", MotionGPT bundle to {result.bundle_dir}" if result.bundle_dir else ""))  # fmt: skip
 
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "assets" / "model"  # the bundled default model

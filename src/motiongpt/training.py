@@ -6,13 +6,25 @@ imports it. A stage's ``lit.py`` holds its ``LightningModule`` and builds its Tr
 
 Run folder layout shared by the stages: ``config.yaml``, ``checkpoints/last.ckpt`` (full optimiser /
 scheduler / step / RNG state, what ``resume`` reads), ``checkpoints/best-{step}.ckpt``, ``logs/metrics.csv``.
+
+Distributed runs (``devices``/``num_nodes`` > 1, or started by ``torchrun`` / SLURM) are Lightning DDP. The
+data position of every process is a pure function of the optimiser step (:class:`StepSampler`): process
+``r`` of ``W`` takes items ``s*G + m*b*W + r*b .. + b`` at step ``s``, micro-batch ``m`` (``G`` items per
+step), so the ranks see different items, together the items one process with a ``W`` times larger batch
+would see, and a resumed run continues with exactly the items an uninterrupted run would have used.
+Only global rank 0 writes files, logs at INFO level and prints.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import math
+import os
 import random
+import shutil
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +34,15 @@ import torch
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from torch.utils.data import DataLoader, Sampler
 
-from motiongpt._io import atomic_path
+from motiongpt._io import atomic_path, atomic_write_text
 from motiongpt.config import YamlConfig
-from motiongpt.errors import ConfigError
+from motiongpt.errors import CheckpointError, ConfigError
 
 RNG_KEY = "motiongpt_rng"
+CONFIG_KEY = "motiongpt_config"
+log = logging.getLogger(__name__)
 
 
 def _quiet_lightning() -> None:
@@ -85,6 +100,75 @@ def seed_everything(seed: int) -> None:
     L.seed_everything(seed, workers=True, verbose=False)
 
 
+# --- processes ----------------------------------------------------------------------------------------
+_RANK_VARS = ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID", "PMI_RANK",
+              "OMPI_COMM_WORLD_RANK")  # fmt: skip
+
+
+def is_launch_zero() -> bool:
+    """Whether this process is (or, before the Trainer starts the others, will be) global rank 0: no
+    launcher variable (Lightning's, torchrun's, SLURM's, MPI's) names another rank. Before ``fit``, the
+    only way to know; the file writes and INFO messages of a run are guarded by it."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank() == 0
+    return all(os.environ.get(v, "0") in ("0", "") for v in _RANK_VARS)
+
+
+def quiet_other_ranks() -> None:
+    """On a process other than rank 0, motiongpt's INFO messages are dropped (warnings still show)."""
+    if not is_launch_zero():
+        logging.getLogger("motiongpt").setLevel(logging.WARNING)
+
+
+class StepSampler(Sampler[int]):
+    """The item positions this process trains on, as a function of the optimiser step alone.
+
+    At step ``s``, micro-batch ``m`` (of ``accumulate``), process ``rank`` of ``world_size`` takes positions
+    ``s*G + (m*world_size + rank)*batch_size + j`` for ``j < batch_size``, ``G = batch_size * accumulate *
+    world_size``. Iteration starts at step ``start()`` (read when iteration begins: the trainer's step after
+    a resume), and runs to ``max_steps``; the length is always that of the whole run, as Lightning counts
+    the batches of a resumed epoch from where the checkpoint was.
+    """
+
+    def __init__(self, max_steps: int, batch_size: int, accumulate: int = 1, *, start: Callable[[], int],
+                 rank: int = 0, world_size: int = 1) -> None:  # fmt: skip
+        self.max_steps, self.batch_size, self.accumulate = max_steps, batch_size, accumulate
+        self.start, self.rank, self.world_size = start, rank, world_size
+
+    @property
+    def per_step(self) -> int:
+        """Items per optimiser step over all processes (``G``)."""
+        return self.batch_size * self.accumulate * self.world_size
+
+    def __len__(self) -> int:
+        return self.max_steps * self.accumulate * self.batch_size
+
+    def __iter__(self) -> Iterator[int]:
+        b, w = self.batch_size, self.world_size
+        for s in range(int(self.start()), self.max_steps):
+            for m in range(self.accumulate):
+                first = s * self.per_step + (m * w + self.rank) * b
+                yield from range(first, first + b)
+
+
+class StepLoader(DataLoader):
+    """A DataLoader over a :class:`StepSampler`: its position is the trainer's step, so there is nothing to
+    save, and Lightning knows a mid-epoch resume restores it (no "not resumable" warning). Its generator is
+    its own, so starting an iterator draws nothing from torch's global RNG (which the checkpoint restores:
+    an uninterrupted and a resumed run draw the same numbers)."""
+
+    def __init__(self, dataset: Any, sampler: StepSampler, seed: int, **kwargs: Any) -> None:
+        super().__init__(dataset, batch_size=sampler.batch_size, sampler=sampler, drop_last=False,
+                         generator=torch.Generator().manual_seed(seed), **kwargs)  # fmt: skip
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+# --- checkpoints -------------------------------------------------------------------------------------
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's ``torch.save`` checkpoints, written to a temporary file and renamed into place."""
 
@@ -102,22 +186,28 @@ def make_trainer(
     mode: str = "min",
     accelerator: str = "auto",
     devices: int | str = "auto",
+    num_nodes: int = 1,
     precision: str = "32-true",
     grad_clip: float = 0.0,
     accumulate: int = 1,
     log_every: int = 50,
     progress_bar: bool = True,
     resume: bool = False,
+    callbacks: Sequence[L.Callback] = (),
 ) -> L.Trainer:
     """A Trainer writing into the run folder ``out``: ``checkpoints/last.ckpt`` and the best by
     ``monitor``, CSV logs in ``logs/metrics.csv`` (a resumed run logs to ``logs/resume-{i}/`` instead, as
     Lightning's CSV logger would overwrite the first file), validation (and a checkpoint) every
     ``val_every`` optimiser steps. Our checkpoints also hold RNG states (see :func:`rng_state`) and the
-    run config; pass ``weights_only=False`` to ``fit`` when resuming unless all of it is plain data."""
+    run config, plain data that ``fit(..., weights_only=True)`` loads. ``devices`` and ``num_nodes`` > 1
+    run Lightning DDP; the train loader must be a :class:`StepLoader` (no distributed sampler is added:
+    each process validates on the whole validation set, so every rank computes the same metrics)."""
     version = ""
     if resume:
         version = f"resume-{sum(1 for _ in (out / 'logs').glob('resume-*')) + 1}"
-    callbacks: list[L.Callback] = [
+    quiet_other_ranks()
+    callbacks = [
+        *callbacks,
         ModelCheckpoint(
             dirpath=out / "checkpoints",
             filename="best-{step}",
@@ -128,13 +218,15 @@ def make_trainer(
             auto_insert_metric_name=False,
         ),
         LearningRateMonitor(logging_interval="step"),
-    ]
+    ]  # extra ``callbacks`` first (e.g. a learning-curve probe), then ours
     if progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=log_every))
     _quiet_lightning()
     return L.Trainer(
         accelerator=accelerator,
         devices=devices,
+        num_nodes=num_nodes,
+        use_distributed_sampler=False,
         precision=precision,  # type: ignore[arg-type]
         max_steps=max_steps,
         max_epochs=-1,
@@ -153,20 +245,128 @@ def make_trainer(
     )
 
 
-def check_run_folder(out: Path, resume: bool) -> Path | None:
-    """The checkpoint to resume from (``None`` for a fresh run).
+def remove_partial_files(out: Path) -> list[Path]:
+    """Remove what an interrupted write left in run ``out``: temporary files of :func:`atomic_path`
+    (``.{name}.{random}.tmp{suffix}``) in ``out`` and ``out/checkpoints``, and the ``{folder}.tmp`` /
+    ``{folder}.old`` folders of an interrupted export. Returns what was removed."""
+    removed = []
+    for folder in (out, out / "checkpoints"):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            partial_file = path.name.startswith(".") and ".tmp" in path.name and path.is_file()
+            partial_dir = path.suffix in (".tmp", ".old") and path.is_dir() and folder == out
+            if partial_file or partial_dir:
+                shutil.rmtree(path) if partial_dir else path.unlink(missing_ok=True)
+                removed.append(path)
+    if removed:
+        log.info("removed what an interrupted write left: %s", ", ".join(p.name for p in removed))
+    return removed
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """A training checkpoint of ours, loaded with ``weights_only=True`` (memory-mapped).
 
     Raises:
-        ConfigError: a fresh run would overwrite an existing one, or ``resume`` finds no checkpoint.
+        CheckpointError: one line naming ``path`` and what is wrong: unreadable (truncated, not a torch
+            file) or a field of ours missing (a checkpoint from another program).
     """
-    last = out / "checkpoints" / "last.ckpt"
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as e:  # truncated zip, foreign pickle, ...: torch raises many kinds
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason[:160]})") from None
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path}: not a training checkpoint (holds a {type(ckpt).__name__})")
+    for key in ("global_step", "state_dict", CONFIG_KEY):
+        if key not in ckpt:
+            raise CheckpointError(f"{path}: not a motiongpt training checkpoint (field {key!r} missing)")
+    return ckpt
+
+
+def check_run_folder(out: Path, resume: bool) -> Path | None:
+    """The checkpoint to resume from (``None`` for a fresh run), after removing partial files.
+
+    With ``resume``: the complete checkpoint with the highest step (``last.ckpt``, or a ``best-*.ckpt``
+    written after it when a kill came between the two); a run stopped before its first checkpoint
+    (``config.yaml`` but no checkpoint) starts again from step 0.
+
+    Raises:
+        ConfigError: a fresh run would overwrite an existing one, or ``resume`` finds no run.
+        CheckpointError: a checkpoint is truncated or not ours (see :func:`read_checkpoint`).
+    """
+    ckpt_dir = out / "checkpoints"
+    if is_launch_zero():  # the other processes start once rank 0 waits for them: nothing is being written
+        remove_partial_files(out)
+    found = sorted(ckpt_dir.glob("*.ckpt")) if ckpt_dir.is_dir() else []
     if not resume:
-        if last.exists():
-            raise ConfigError(f"{out} already holds a run ({last}); pass --resume or choose another --out")
+        if found:
+            raise ConfigError(f"{out} already holds a run ({found[-1]}); pass --resume or choose another "
+                              "--out")  # fmt: skip
         return None
-    if not last.is_file():
-        raise ConfigError(f"cannot resume: {last} not found")
-    return last
+    if not found:
+        if (out / "config.yaml").is_file():
+            log.warning("%s has no complete checkpoint (stopped before the first): training from step 0", out)
+            return None
+        raise ConfigError(f"cannot resume: {ckpt_dir / 'last.ckpt'} not found")
+    steps = {p: int(read_checkpoint(p)["global_step"]) for p in found}
+    return max(found, key=lambda p: (steps[p], p.name == "last.ckpt"))
+
+
+def _first_difference(was: Any, now: Any, name: str) -> str | None:
+    """The dotted name of the first field where ``was`` and ``now`` differ, with both values."""
+    if isinstance(was, dict) and isinstance(now, dict):
+        for key in list(was) + [k for k in now if k not in was]:
+            if key not in was or key not in now:
+                return f"{name}{key} ({'missing in the checkpoint' if key not in was else 'not in this run'})"
+            diff = _first_difference(was[key], now[key], f"{name}{key}.")
+            if diff:
+                return diff
+        return None
+    plain = (lambda v: list(v) if isinstance(v, tuple | list) else v)  # noqa: E731
+    if plain(was) != plain(now):
+        return f"{name.rstrip('.')} (checkpoint {was!r}, this run {now!r})"
+    return None
+
+
+def prepare_resume(out: Path, ckpt: Path, cfg: YamlConfig) -> int:
+    """Check that checkpoint ``ckpt`` belongs to run ``cfg`` (same kind of run, same model config) and
+    make the logs continue cleanly: rows at or after its step are dropped from the earlier
+    ``metrics.csv`` files (the killed run's last rows, which the resumed run logs again). Returns its step.
+
+    Raises:
+        CheckpointError: naming ``ckpt`` and the first field that differs.
+    """
+    state = read_checkpoint(ckpt)
+    saved, now = state[CONFIG_KEY], cfg.to_dict()
+    if not isinstance(saved, dict) or set(saved) != set(now):
+        missing = sorted(set(now) - set(saved)) if isinstance(saved, dict) else ["(all)"]
+        field_ = (missing or sorted(set(saved) - set(now)))[0]
+        raise CheckpointError(f"{ckpt}: written by another kind of run (config field {field_!r} differs)")
+    diff = _first_difference(saved.get("model"), now.get("model"), "model.")
+    if diff:
+        raise CheckpointError(f"{ckpt}: field {diff} differs from this run's")
+    step = int(state["global_step"])
+    if is_launch_zero():
+        for metrics in sorted((out / "logs").glob("**/metrics.csv")):
+            _drop_rows_from(metrics, step)
+    log.info("resuming %s from %s at step %d", out, ckpt.name, step)
+    return step
+
+
+def _drop_rows_from(metrics: Path, step: int) -> None:
+    """Rewrite the CSV log ``metrics`` (atomically) without its rows of steps >= ``step``."""
+    with open(metrics, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    if not rows or "step" not in rows[0]:
+        return
+    col = rows[0].index("step")
+    keep = [r for r in rows[1:] if len(r) > col and r[col] and int(float(r[col])) < step]
+    if len(keep) == len(rows) - 1:
+        return
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([rows[0], *keep])
+    atomic_write_text(metrics, buf.getvalue())
 
 
 def check_same_model(out: Path, before: YamlConfig, now: YamlConfig) -> None:
@@ -182,6 +382,7 @@ def check_same_model(out: Path, before: YamlConfig, now: YamlConfig) -> None:
 
 
 __all__ = [
-    "AtomicCheckpointIO", "check_run_folder", "check_same_model", "cosine_lr_factor", "make_trainer",
-    "rng_state", "seed_everything", "set_rng_state",
+    "AtomicCheckpointIO", "StepLoader", "StepSampler", "check_run_folder", "check_same_model",
+    "cosine_lr_factor", "is_launch_zero", "make_trainer", "prepare_resume", "read_checkpoint",
+    "remove_partial_files", "rng_state", "seed_everything", "set_rng_state",
 ]  # fmt: skip

@@ -20,6 +20,7 @@ import dataclasses
 import logging
 import os
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import yaml
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
 from motiongpt._io import atomic_write_text
 from motiongpt.config import YamlConfig, check_choice, check_numbers
@@ -142,19 +143,6 @@ class LMTrainConfig(YamlConfig):
 
 
 # --- data ---------------------------------------------------------------------------------------------
-class OffsetSampler(Sampler[int]):
-    """Indices ``start() .. n - 1`` in order, ``start`` read when iteration begins (the resumed step)."""
-
-    def __init__(self, n: int, start: Any) -> None:
-        self.n, self.start = n, start
-
-    def __len__(self) -> int:
-        return max(0, self.n - int(self.start()))
-
-    def __iter__(self):
-        return iter(range(min(self.n, int(self.start())), self.n))
-
-
 class LengthGrouped(Dataset):
     """``dataset`` reordered so that a batch holds examples of similar length (less padding).
 
@@ -183,17 +171,6 @@ class LengthGrouped(Dataset):
     def __getitem__(self, i: int) -> Any:
         g, k = divmod(i, self.size)
         return self.dataset[self._order(g)[k]]
-
-
-class _StepLoader(DataLoader):
-    """A DataLoader whose position is the trainer's step (through ``OffsetSampler``): nothing to save, and
-    Lightning need not warn that a mid-epoch resume cannot restore it."""
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
 
 
 def load_clips(
@@ -269,6 +246,7 @@ class LMTrainResult:
     global_step: int
     train_losses: list[float] = field(default_factory=list)  # per step, this process only
     metrics: dict[str, float] = field(default_factory=dict)  # last logged values
+    rank: int = 0  # this process's global rank (only rank 0 writes files and prints)
 
 
 def _load_init(init: Path) -> tuple[MotionLanguageModel, Path | None]:
@@ -313,7 +291,9 @@ def train_lm(
     resume: bool = False,
     accelerator: str = "auto",
     devices: int | str = "auto",
+    num_nodes: int = 1,
     progress_bar: bool = True,
+    callbacks: Sequence[Any] = (),
 ) -> LMTrainResult:
     """Train the language model on corpus ``data`` with motion tokens from ``tokens``; write to ``out``.
 
@@ -328,18 +308,25 @@ def train_lm(
             ``tokens`` when it is one, else the bundle of ``init``).
         text_source: ``CMU data.csv`` or the shared data folder, for text-only data (stage 2) and the
             ``t2t_steps``/``t2t_count`` tasks; without it only the corpus's CMU descriptions are used.
-        resume: continue from ``out/checkpoints/last.ckpt`` at its step.
-        accelerator, devices: passed to the Lightning Trainer.
+        resume: continue from the newest complete checkpoint in ``out/checkpoints`` at its step, on
+            exactly the examples an uninterrupted run would have used from there.
+        accelerator, devices, num_nodes: passed to the Lightning Trainer (more than one process: DDP, and
+            ``cfg.batch_size`` is per process).
         progress_bar: show a progress bar.
+        callbacks: extra Lightning callbacks (e.g. ``benchmarks/learning_curve.py``'s evaluation probe).
     """
     from motiongpt.lm.lit import LitLM  # lightning lives there
-    from motiongpt.training import check_run_folder, make_trainer, seed_everything
+    from motiongpt.training import (
+        StepLoader, StepSampler, check_run_folder, is_launch_zero, make_trainer, prepare_resume,
+        quiet_other_ranks, seed_everything,
+    )  # fmt: skip
 
+    quiet_other_ranks()
     out, tokens = Path(out), Path(tokens)
     run = {"data": str(data), "tokens": str(tokens), "init": str(init) if init else None,
            "text_source": str(text_source) if text_source else None}  # fmt: skip
     ckpt = check_run_folder(out, resume)
-    if resume:
+    if resume and ckpt is not None:
         _check_resume(out, cfg, run)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
@@ -354,9 +341,12 @@ def train_lm(
     else:
         model = MotionLanguageModel(cfg.model).train()
     tok_dir = _find_tokenizer(tokens, tokenizer) or tok_dir
-    out.mkdir(parents=True, exist_ok=True)
-    cfg.to_yaml(out / "config.yaml")
-    atomic_write_text(out / "run.yaml", yaml.safe_dump(run, sort_keys=False))
+    if ckpt is not None:
+        prepare_resume(out, ckpt, cfg)
+    if is_launch_zero():
+        out.mkdir(parents=True, exist_ok=True)
+        cfg.to_yaml(out / "config.yaml")
+        atomic_write_text(out / "run.yaml", yaml.safe_dump(run, sort_keys=False))
 
     templates = load_instructions(cfg.templates or None)
     manifest = read_manifest(data)
@@ -377,11 +367,14 @@ def train_lm(
     collate = LMCollator(model, cfg.max_length)
     trainer = make_trainer(
         out, max_steps=cfg.max_steps, val_every=cfg.val_every, monitor="val/loss", accelerator=accelerator,
-        devices=devices, precision=cfg.precision, grad_clip=cfg.grad_clip, accumulate=cfg.accumulate,
-        log_every=cfg.log_every, progress_bar=progress_bar, resume=ckpt is not None,
+        devices=devices, num_nodes=num_nodes, precision=cfg.precision, grad_clip=cfg.grad_clip,
+        accumulate=cfg.accumulate,
+        log_every=cfg.log_every, progress_bar=progress_bar, resume=ckpt is not None, callbacks=callbacks,
     )  # fmt: skip
     # one example stream for all processes: step s starts at item s * per_step, whatever the resume point
-    per_step = cfg.batch_size * cfg.accumulate * trainer.world_size
+    sampler = StepSampler(cfg.max_steps, cfg.batch_size, cfg.accumulate, start=lambda: trainer.global_step,
+                          rank=trainer.global_rank, world_size=trainer.world_size)  # fmt: skip
+    per_step = sampler.per_step
     mixed = TaskSampler(builder, cfg.mixture, cfg.max_steps * per_step, cfg.seed, cfg.uncond_rate)
     train_set = mixed
     if cfg.length_group > 1:
@@ -389,10 +382,7 @@ def train_lm(
                                   lambda ex: len(collate.encode(ex)["input_ids"]), cfg.seed)  # fmt: skip
     log.info("LM %s: %d train clips, %d val clips, %d texts; mixture %s; out=%s", cfg.stage, len(train_clips),
              len(val_clips), len(texts), mixed.ratios, out)  # fmt: skip
-    loader = _StepLoader(
-        train_set, batch_size=cfg.batch_size, collate_fn=collate, num_workers=cfg.num_workers,
-        sampler=OffsetSampler(len(train_set), lambda: trainer.global_step * per_step), drop_last=False,
-    )  # fmt: skip
+    loader = StepLoader(train_set, sampler, cfg.seed, collate_fn=collate, num_workers=cfg.num_workers)
     val_loader, prompts = None, []
     if val_clips:
         val_builder = TaskBuilder(templates, model.vocab, val_clips, (), cfg.canonical_templates, sentinels)
@@ -404,7 +394,8 @@ def train_lm(
     else:
         log.warning("%s has no val clips with tokens: no validation", data)
     lit = LitLM(cfg, model, prompts, caption_batch_size=cfg.batch_size)
-    trainer.fit(lit, train_dataloaders=loader, val_dataloaders=val_loader, ckpt_path=ckpt, weights_only=False)
+    # weights_only=True: the checkpoint holds tensors and plain data only (RNG state and config included)
+    trainer.fit(lit, train_dataloaders=loader, val_dataloaders=val_loader, ckpt_path=ckpt, weights_only=True)
 
     last = out / "checkpoints" / "last.ckpt"
     trainer.save_checkpoint(last)  # the final state, whatever the validation interval
@@ -417,7 +408,8 @@ def train_lm(
     metrics = {
         k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1
     }
-    return LMTrainResult(lm_dir, bundle_dir, last, trainer.global_step, lit.train_losses, metrics)
+    return LMTrainResult(lm_dir, bundle_dir, last, trainer.global_step, lit.train_losses, metrics,
+                         trainer.global_rank)
 
 
 def _export_bundle(model: MotionLanguageModel, tok_dir: Path | None, target: Path) -> Path | None:

@@ -17,7 +17,7 @@ from motiongpt.motion.features import features_to_joints
 from motiongpt.tokenizer.config import TrainConfig
 from motiongpt.tokenizer.model import MotionTokenizer
 from motiongpt.tokenizer.quantizer import perplexity
-from motiongpt.training import RNG_KEY, cosine_lr_factor, rng_state, set_rng_state
+from motiongpt.training import CONFIG_KEY, RNG_KEY, cosine_lr_factor, rng_state, set_rng_state
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,15 @@ class LitTokenizer(L.LightningModule):
         self._val_indices: list[torch.Tensor] = []
         self._val_err_sum = 0.0
         self._val_err_count = 0
+
+    def setup(self, stage: str) -> None:
+        """Under DDP, the codebook's EMA statistics (code counts and sums) are summed over the processes,
+        as one process with the whole global batch would compute them; otherwise every rank's EMA sees only
+        its own share and DDP's buffer broadcast keeps rank 0's. (vector-quantize-pytorch decides this when
+        the model is built, before the process group exists.)"""
+        dist = torch.distributed
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            self.model.quantizer.vq._codebook.all_reduce_fn = dist.all_reduce
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         out = self.model(batch)
@@ -98,7 +107,7 @@ class LitTokenizer(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[RNG_KEY] = rng_state()
-        checkpoint["motiongpt_config"] = self.cfg.to_dict()
+        checkpoint[CONFIG_KEY] = self.cfg.to_dict()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if RNG_KEY in checkpoint:
