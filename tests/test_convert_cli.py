@@ -10,6 +10,8 @@ import pytest
 
 from conftest import EXAMPLE_BVH, MOTIONGPT_CLI, shared_data
 from motiongpt.motion.bvh import bvh_to_joints
+from motiongpt.motion.features import features_to_joints, joints_to_features
+from motiongpt.motion.io import load_joints
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -41,17 +43,20 @@ def test_bvh_to_npy_to_bvh(tmp_path: Path) -> None:
 
 
 def test_features_output_and_input(tmp_path: Path) -> None:
-    pytest.importorskip("motiongpt.motion.features")
     result = run(EXAMPLE_BVH, tmp_path / "walk.features.npy")
     assert result.returncode == 0, result.stderr
     feats = np.load(tmp_path / "walk.features.npy")
-    assert feats.shape == (56, 263) and np.isfinite(feats).all()
+    assert feats.shape == (56, 263) and feats.dtype == np.float32
+    # the values are the features of the file's joints, as the library computes them
+    np.testing.assert_allclose(feats, joints_to_features(load_joints(EXAMPLE_BVH)), rtol=0, atol=1e-6)
     result = run(tmp_path / "walk.features.npy", tmp_path / "from_features.bvh")
     assert result.returncode == 0, result.stderr
-    assert bvh_to_joints(tmp_path / "from_features.bvh").shape == (56, 22, 3)
+    back = bvh_to_joints(tmp_path / "from_features.bvh")
+    assert back.shape == (56, 22, 3)
+    assert np.linalg.norm(back - features_to_joints(feats), axis=-1).mean() < 0.01  # the features' pose
     result = run(EXAMPLE_BVH, tmp_path / "plain.npy", "--features")
     assert result.returncode == 0, result.stderr
-    assert np.load(tmp_path / "plain.npy").shape == (56, 263)
+    np.testing.assert_array_equal(np.load(tmp_path / "plain.npy"), feats)
 
 
 def test_corrupt_and_wrong_input_print_one_line_and_exit_2(tmp_path: Path) -> None:

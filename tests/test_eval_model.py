@@ -6,15 +6,14 @@ import numpy as np
 import pytest
 
 from motiongpt.eval.run import model_callable
+from test_lm_fixtures import save_tiny_bundle
 
-lm_fixtures = pytest.importorskip("test_lm_fixtures", reason="the LM test fixtures are not available")
-one_thread = lm_fixtures.one_thread  # fixtures shared with the LM tests
-tiny_dirs = lm_fixtures.tiny_dirs
+pytest_plugins = ["test_lm_fixtures"]  # one_thread, tiny_dirs
 
 
 @pytest.fixture(scope="module")
-def bundle(tiny_dirs, tmp_path_factory):  # noqa: F811
-    return lm_fixtures.save_tiny_bundle(
+def bundle(tiny_dirs, tmp_path_factory):
+    return save_tiny_bundle(
         tmp_path_factory.mktemp("bundle") / "mg", tiny_dirs["causal"], finetune="lora"
     )
 

@@ -12,7 +12,7 @@ from conftest import tiny_evaluator_config, toy_word_vectors
 from motiongpt.errors import MetricInputError
 from motiongpt.eval import metrics as M
 from motiongpt.eval.evaluator import T2MEvaluator
-from motiongpt.eval.pairs import sample_pairs
+from motiongpt.eval.pairs import distinct_text_order, sample_pairs
 from motiongpt.eval.protocol import (
     MODEL,
     NEAREST,
@@ -79,8 +79,12 @@ def test_t2m_ground_truth_generator_matches_reference(setup):
     t, m = ev.embed_captions(ref.tokens), ev.embed_motions(ref.motions)
     model = res["rows"][MODEL]
     want = M.r_precision(t, m, 3, 32)
+    order = distinct_text_order(ref.texts, 32)
+    assert len(order) == 32
+    want_distinct = M.r_precision(t[order], m[order], 3, 32)
     for k in range(3):
         assert model[f"r_precision_top{k + 1}"]["mean"] == pytest.approx(want[k])
+        assert model[f"r_precision_distinct_top{k + 1}"]["mean"] == pytest.approx(want_distinct[k])
     assert model["fid"]["mean"] < 1e-4
     assert model["mm_dist"]["mean"] == pytest.approx(M.mm_dist(t, m), rel=1e-6)
     assert model["multimodality"]["mean"] == pytest.approx(0.0, abs=1e-5)  # deterministic generator
@@ -97,7 +101,10 @@ def test_t2m_without_model_and_replications(setup):
     assert res["replications"] == 3 and res["model"] is None
     assert any("no model" in n for n in res["notes"])
     assert res["rows"][SHUFFLED]["fid"]["mean"] < 1e-4  # same motions, other captions
-    assert res["rows"][REAL]["r_precision_distinct_top3"]["mean"] >= 0
+    real = res["rows"][REAL]
+    top = [real[f"r_precision_distinct_top{k}"]["mean"] for k in (1, 2, 3)]
+    assert 0 <= top[0] <= top[1] <= top[2] <= 1 and top[2] > 0  # R@k grows with k
+    assert all(round(v * 32 * 3, 6).is_integer() for v in top)  # found items of 3 batches of 32
     with pytest.raises(ValueError, match="replications"):
         evaluate_t2m(None, test, ev, replications=0)
 
@@ -139,7 +146,6 @@ def test_m2t_true_captions(setup, monkeypatch):
 
 
 def test_pred_and_inbetween_ground_truth(setup):
-    pytest.importorskip("motiongpt.motion.features")
     test, train, ev = setup
     pred = evaluate_pred(
         lambda given, n: [np.repeat(g[:1], k, 0) for g, k in zip(given, n, strict=True)],

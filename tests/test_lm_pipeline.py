@@ -138,3 +138,50 @@ def test_cli_generate_and_caption(tiny_dirs, tmp_path):
     assert (
         res.stderr.strip().splitlines()[-1].startswith("error: ") and "not a MotionGPT folder" in res.stderr
     )
+
+
+def _spy(monkeypatch, name):
+    """Wrap ``motiongpt.lm.pipeline.<name>`` to record the prompts it is called with."""
+    import motiongpt.lm.pipeline as pipeline
+
+    seen, original = [], getattr(pipeline, name)
+
+    def spy(lm, prompts, *args, **kwargs):
+        seen.append(list(prompts))
+        return original(lm, prompts, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, name, spy)
+    return seen
+
+
+def test_inbetween_puts_distinct_start_and_end_around_the_middle(mg, monkeypatch):
+    start = mg.generate_motion("walk", seconds=1.6, seed=0)  # 8 tokens
+    end = mg.generate_motion("jump", seconds=0.8, seed=1)  # 4 tokens
+    head, tail = mg.encode(start), mg.encode(end)
+    assert not np.array_equal(head[:4], tail)
+    prompts = _spy(monkeypatch, "generate_motion_ids")
+    mid = mg.inbetween(start, end, seconds=0.4, seed=0)  # 2 new tokens
+    assert mid.n_frames == 4 * (8 + 2 + 4) and len(mid.tokens) == 14
+    np.testing.assert_array_equal(mid.tokens[:8], head)
+    np.testing.assert_array_equal(mid.tokens[-4:], tail)
+    v = mg.vocab
+    start_text, end_text = v.motion_to_text(head), v.motion_to_text(tail)
+    masked = start_text[: -len(v.eom_token)] + v.mask_token * 2 + end_text[len(v.som_token) :]
+    assert len(prompts) == 1 and masked in prompts[0][0]
+    # the default middle is as long as start and end together; the order of start and end is kept
+    back = mg.inbetween(end, start, seed=0)
+    assert len(back.tokens) == 4 + 12 + 8
+    np.testing.assert_array_equal(back.tokens[:4], tail)
+    np.testing.assert_array_equal(back.tokens[-8:], head)
+
+
+def test_caption_reads_the_motion_tokens_and_is_deterministic(mg, monkeypatch):
+    a = mg.generate_motion("walk", seconds=1.6, seed=0)
+    b = mg.generate_motion("jump", seconds=0.8, seed=1)
+    prompts = _spy(monkeypatch, "generate_text")
+    one, two = mg.caption(a), mg.caption(b)
+    assert mg.caption([a, b]) == [one, two] and mg.caption(a) == one  # greedy, batch-independent
+    assert prompts[0] == [mg.prompt("m2t", Motion=mg.vocab.motion_to_text(mg.encode(a)))]
+    assert prompts[1] == [mg.prompt("m2t", Motion=mg.vocab.motion_to_text(mg.encode(b)))]
+    for text in (one, two):
+        assert "<motion" not in text and "<som>" not in text and text == text.strip()

@@ -103,7 +103,7 @@ def test_top_k_one_is_greedy_inside_generation(lm):
     prompts = ["a person walks", "jump", "a man runs in a circle"]
     greedy = generate_motion_ids(lm, prompts, [9, 9, 9], sampling=GREEDY)
     for seed in range(3):
-        top1 = generate_motion_ids(lm, prompts, [9, 9, 9], sampling=Sampling(temperature=3, top_k=1), seed=seed)
+        top1 = generate_motion_ids(lm, prompts, [9] * 3, sampling=Sampling(temperature=3, top_k=1), seed=seed)
         assert all(torch.equal(a, b) for a, b in zip(greedy, top1, strict=True))
 
 

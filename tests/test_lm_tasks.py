@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 
 import numpy as np
@@ -134,8 +135,15 @@ def test_text_tasks(builder):
     rng = random.Random(0)
     ex = builder.sample("t2t_steps", rng)  # only the description with >= 2 actions qualifies
     assert "1. climb\n2. hang\n3. swing" in ex.answer or ex.prompt.count("jump")
-    ex = builder.sample("t2t_count", rng)
-    assert ("3" in ex.answer) or ("2" in ex.answer)
+    for seed in range(20):  # each description's count, exactly (an off-by-one fails)
+        ex = builder.sample("t2t_count", random.Random(seed))
+        count = 3 if "climb, hang, swing" in ex.prompt else 2
+        assert "jump, balance" in ex.prompt or count == 3
+        numbers = [int(n) for n in re.findall(r"\d+", ex.answer)]
+        assert numbers == [count], (ex.prompt, ex.answer)
+        ex = builder.sample("t2t_steps", random.Random(seed))
+        steps = ["climb", "hang", "swing"] if "climb" in ex.prompt else ["jump", "balance"]
+        assert "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1)) in ex.answer
     ex = builder.sample("t2t_rephrase", rng)
     assert ex.answer != ex.prompt
 

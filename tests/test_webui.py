@@ -53,9 +53,9 @@ def test_chat_sees_the_earlier_motion(chat, pipeline, monkeypatch):
     seen = {}
     original = pipeline.chat
 
-    def spy(messages, seed=None):
+    def spy(messages, seed=None, **options):
         seen["messages"] = messages
-        seen["reply"] = original(messages, seed=seed)
+        seen["reply"] = original(messages, seed=seed, **options)
         return seen["reply"]
 
     monkeypatch.setattr(pipeline, "chat", spy)

@@ -20,7 +20,7 @@ class ScriptedModel:
     def __init__(self, *replies: Reply) -> None:
         self.replies, self.seen = list(replies), []
 
-    def chat(self, messages, seed=None):
+    def chat(self, messages, seed=None, **options):
         self.seen.append(messages)
         return self.replies.pop(0)
 
