@@ -215,3 +215,30 @@ def test_mirrored_token_file_and_clips(tiny_corpus, tmp_path, tiny_dirs):
     assert originals and set(flipped) == {c.name for c in originals}
     for c in originals:
         assert flipped[c.name].captions == tuple(mirror_caption(t) for t in c.captions)
+
+
+def test_chat_tasks_answer_in_words_and_other_side_pairs():
+    from motiongpt.data.instructions import load_instructions
+    from motiongpt.lm.tasks import TaskBuilder, TokenClip
+    from motiongpt.lm.vocab import MotionVocab
+
+    def clip(name, content, style, n=5):
+        return TokenClip(name, np.arange(1, n), (f"a person does {content}",), content, style, "bn2", True)
+
+    clips = [clip("a", "wave-left-hand", "happy"), clip("b", "wave-right-hand", "happy"),
+             clip("c", "wave-right-hand", "sad"), clip("d", "walk", "happy")]  # fmt: skip
+    vocab = MotionVocab(16, offset=100)
+    builder = TaskBuilder(load_instructions(), vocab, clips)
+    rng = random.Random(0)
+    for _ in range(20):
+        ex = builder.sample("chat_describe", rng)
+        assert ex.kind == "text" and "<som>" not in ex.answer and len(ex.history) == 1
+        assert "<som>" in ex.history[0][1] and any(c.captions[0] in ex.answer for c in clips)
+        greet = builder.sample("chat_greet", rng)
+        assert greet.kind == "text" and "<som>" not in greet.answer + greet.prompt and len(greet.history) <= 1
+    # the other side: same source and style, content mirrored; never the sad or the walking clip
+    assert builder.available("edit_other_side") == 2
+    for _ in range(10):
+        ex = builder.sample("edit_other_side", rng)
+        first, target = ex.history[0][1], ex.answer
+        assert ex.kind == "motion" and "<som>" in first and "<som>" in target

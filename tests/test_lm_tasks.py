@@ -34,7 +34,8 @@ def _clips() -> list[TokenClip]:
         for i, n in enumerate([10, 17, 24, 49])
     ]
     for i, (content, style) in enumerate([("walk", "tired"), ("walk", "happy"), ("run", "tired"),
-                                          ("dash", "tired"), ("run", "happy")]):  # fmt: skip
+                                          ("dash", "tired"), ("run", "happy"),
+                                          ("wave-left-hand", "tired"), ("wave-right-hand", "tired")]):  # fmt: skip
         clips.append(
             TokenClip(
                 f"bn1_{content}_{style}_{i:03d}",

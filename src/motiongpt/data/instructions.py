@@ -40,7 +40,8 @@ REQUIRED_TASKS = (
     "m2t", "m2t_seconds", "m2t_frames", "m2t_words",
     "t2t_rephrase", "t2t_steps", "t2t_count",
     "pred", "inbetween",
-    "edit_style", "edit_faster", "edit_slower",
+    "edit_style", "edit_faster", "edit_slower", "edit_other_side",
+    "chat_describe", "chat_greet",
 )  # fmt: skip
 
 #: Placeholder names (``<Name_Placeholder>`` in the text) and what fills them.

@@ -14,9 +14,12 @@ Tasks (names as in the templates):
   CMU description -> its actions as a numbered list / their number).
 - ``pred``: the first 20% of the tokens -> the remaining 80%.
 - ``inbetween``: the motion with its middle 50% replaced by ``<motion_mask>`` -> the middle.
-- ``edit_style``, ``edit_faster``, ``edit_slower``: two-turn conversations over a pair of Bandai Namco
-  clips: turn 1 generates clip A from its caption, turn 2 edits it into clip B (same content and another
-  style, or the same style and a faster / slower gait: walk -> run -> dash).
+- ``edit_style``, ``edit_faster``, ``edit_slower``, ``edit_other_side``: two-turn conversations over a
+  pair of Bandai Namco clips: turn 1 generates clip A from its caption, turn 2 edits it into clip B (same
+  content and another style; the same style and a faster / slower gait: walk -> run -> dash; the same
+  style and the mirrored action: wave-left-hand -> wave-right-hand).
+- ``chat_describe`` (after a t2m turn, "describe it" -> the caption) and ``chat_greet`` (a greeting,
+  alone or after a motion turn -> a short text reply): chat turns that must be answered in words.
 - ``motion_lm``, ``text_lm`` (stage-2 unsupervised data): a motion token sequence or a text, either
   whole (next-token prediction; decoder-only models) or span-corrupted with sentinel tokens (T5).
 
@@ -38,7 +41,7 @@ from typing import Literal
 
 import numpy as np
 
-from motiongpt.data.captions import split_description
+from motiongpt.data.captions import mirror_label, split_description
 from motiongpt.data.humanml3d import Caption, read_split, read_texts
 from motiongpt.data.instructions import InstructionSet, fill
 from motiongpt.errors import ConfigError, CorpusError
@@ -53,7 +56,7 @@ INBETWEEN_GIVEN = 0.25  # in-between sees the first and the last 25%
 SPEED_ORDER = ("walk", "run", "dash")  # Bandai Namco contents, slowest first
 
 Kind = Literal["motion", "text", "lm"]
-PAIR_TASKS = ("edit_style", "edit_faster", "edit_slower")
+PAIR_TASKS = ("edit_style", "edit_faster", "edit_slower", "edit_other_side")
 #: Caption-conditioned tasks whose caption classifier-free guidance drops (``TaskSampler.uncond_rate``).
 GUIDED_TASKS = ("t2m", "t2m_frames", "t2m_seconds")
 #: The task whose first prompt is the unconditional prompt of guidance, in training and at inference.
@@ -220,6 +223,7 @@ class TaskBuilder:
             "edit_style": _style_pairs(self.clips),
             "edit_faster": _speed_pairs(self.clips, faster=True),
             "edit_slower": _speed_pairs(self.clips, faster=False),
+            "edit_other_side": _side_pairs(self.clips),
         }
 
     # what each task draws from
@@ -228,7 +232,8 @@ class TaskBuilder:
         "m2t": "captioned", "m2t_seconds": "motion", "m2t_frames": "motion", "m2t_words": "captioned",
         "t2t_rephrase": "t2t_rephrase", "t2t_steps": "steps", "t2t_count": "steps",
         "pred": "pred", "inbetween": "inbetween", "edit_style": "edit_style", "edit_faster": "edit_faster",
-        "edit_slower": "edit_slower", "motion_lm": "motion", "text_lm": "lm_text",
+        "edit_slower": "edit_slower", "edit_other_side": "edit_other_side", "motion_lm": "motion",
+        "text_lm": "lm_text", "chat_describe": "captioned", "chat_greet": "captioned",
     }  # fmt: skip
 
     @property
@@ -351,6 +356,18 @@ class TaskBuilder:
         return Example(task, fill(prompt, values), fill(answer, values), "motion",
                        history=((first.prompt, first.answer),))  # fmt: skip
 
+    # chat turns answered in words
+    def _chat_describe(self, clip: TokenClip, rng: random.Random) -> Example:
+        first = self._t2m(clip, rng)
+        return self._ex("chat_describe", clip, rng, {"Caption": rng.choice(clip.captions)},
+                        history=((first.prompt, first.answer),))  # fmt: skip
+
+    def _chat_greet(self, clip: TokenClip, rng: random.Random) -> Example:
+        """A greeting, alone or after a motion turn (the clip only fills that earlier turn)."""
+        first = self._t2m(clip, rng)
+        history = ((first.prompt, first.answer),) if rng.random() < 0.3 else ()
+        return self._ex("chat_greet", None, rng, {}, history=history)
+
     # unsupervised data
     def _motion_lm(self, clip: TokenClip, rng: random.Random) -> Example:
         if self.sentinels:
@@ -373,6 +390,20 @@ def _style_pairs(clips: Sequence[TokenClip]) -> list[tuple[int, int]]:
         if c.content and c.style:
             groups.setdefault((c.source, c.content), []).append(i)
     return [(a, b) for ids in groups.values() for a in ids for b in ids if clips[a].style != clips[b].style]
+
+
+def _side_pairs(clips: Sequence[TokenClip]) -> list[tuple[int, int]]:
+    """Index pairs (a, b): same source and style, b's action a's mirrored (wave-left-hand -> -right-)."""
+    by: dict[tuple, list[int]] = {}
+    for i, c in enumerate(clips):
+        if c.content and c.style:
+            by.setdefault((c.source, c.style, c.content), []).append(i)
+    pairs = []
+    for (src, style, content), ids in by.items():
+        other = mirror_label(content)
+        if other != content:
+            pairs += [(a, b) for a in ids for b in by.get((src, style, other), [])]
+    return pairs
 
 
 def _speed_pairs(clips: Sequence[TokenClip], faster: bool) -> list[tuple[int, int]]:
