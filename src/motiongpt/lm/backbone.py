@@ -17,6 +17,7 @@ dependencies (the ``llm`` CLI and a GGUF runtime) are not needed here.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -155,12 +156,15 @@ def resolve_backbone(name_or_path: str | os.PathLike) -> Path:
     )
 
 
-def load_backbone(name_or_path: str | os.PathLike, dtype: torch.dtype = torch.float32) -> tuple[Any, Any]:
+def load_backbone(
+    name_or_path: str | os.PathLike, dtype: torch.dtype = torch.float32, keep_layers: int = 0
+) -> tuple[Any, Any]:
     """Load ``(model, tokenizer)`` from a local folder, the HF cache or the SmolLM2 package.
 
     The model class follows ``config.is_encoder_decoder``: ``AutoModelForSeq2SeqLM`` (T5) or
     ``AutoModelForCausalLM``. The tokenizer gets a pad token (eos) if it has none; causal tokenizers
-    pad on the left, so that batched prompts end where generation starts.
+    pad on the left, so that batched prompts end where generation starts. ``keep_layers=N`` (decoder-
+    only) builds the model with its first N blocks and reads only their weights (0 = all).
     """
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -168,7 +172,13 @@ def load_backbone(name_or_path: str | os.PathLike, dtype: torch.dtype = torch.fl
     try:
         config = AutoConfig.from_pretrained(path, local_files_only=True)
         cls = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
-        model = cls.from_pretrained(path, dtype=dtype, local_files_only=True)
+        if keep_layers and not config.is_encoder_decoder and keep_layers < config.num_hidden_layers:
+            config.num_hidden_layers = keep_layers
+            if isinstance(getattr(config, "layer_types", None), list):
+                config.layer_types = config.layer_types[:keep_layers]
+        with _quiet_transformers():  # the unread blocks' weights are reported as unused
+            model = cls.from_pretrained(path, config=config, dtype=dtype, local_files_only=True,
+                                        use_safetensors=True)  # never a pickled .bin
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: cannot load a transformers model and tokenizer: {e}") from None
@@ -181,6 +191,19 @@ def load_backbone(name_or_path: str | os.PathLike, dtype: torch.dtype = torch.fl
     if not config.is_encoder_decoder:
         tokenizer.padding_side = "left"
     return model, tokenizer
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Any:
+    """transformers' loading messages (unused-weight reports, progress bars) off for one call."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 def is_encoder_decoder(model: Any) -> bool:

@@ -226,7 +226,7 @@ class MotionLanguageModel(nn.Module):
         if (backbone is None) != (tokenizer is None):
             raise ValueError("pass both backbone and tokenizer, or neither")
         if backbone is None:
-            backbone, tokenizer = load_backbone(cfg.backbone, dtype=_DTYPES[cfg.dtype])
+            backbone, tokenizer = load_backbone(cfg.backbone, _DTYPES[cfg.dtype], cfg.keep_layers)
         if cfg.keep_layers and not hasattr(backbone, "peft_config"):
             _keep_layers(backbone, cfg.keep_layers)
         self.cfg = cfg
@@ -506,12 +506,12 @@ class MotionLanguageModel(nn.Module):
         except ValueError as e:
             raise CheckpointError(f"{directory}: the tokenizer has no motion tokens ({e})") from None
         if cfg.finetune == "blocks":
-            base, base_tok = load_backbone(cfg.backbone, dtype=_DTYPES[cfg.dtype])
+            base, base_tok = load_backbone(cfg.backbone, _DTYPES[cfg.dtype], cfg.keep_layers)
             tokenizer.padding_side = base_tok.padding_side
             model = cls(cfg, base, tokenizer)  # cut to keep_layers, resized
             model._load_blocks(directory / BLOCKS_FILE)
         elif cfg.finetune == "lora":
-            base, base_tok = load_backbone(cfg.backbone, dtype=_DTYPES[cfg.dtype])
+            base, base_tok = load_backbone(cfg.backbone, _DTYPES[cfg.dtype], cfg.keep_layers)
             tokenizer.padding_side = base_tok.padding_side
             model = cls(dataclasses.replace(cfg, finetune="full"), base, tokenizer)  # resized, rows init
             from peft import PeftModel
