@@ -1,17 +1,26 @@
-"""Time joints->features and features->joints on the HumanML3D sample clip tiled to many clips.
+"""Time joints->features and features->joints against HumanML3D's reference pipeline, in one run.
 
-Run: ``.venv/bin/python benchmarks/features.py [--clips 1000] [--repeat 3] [--threads 1]``.
-Prints one JSON object with clips/s and frames/s (best of the repeats) for the batched torch path
-(float32, one call for all clips), the batched numpy path (float64 inside, one call) and the per-clip
-numpy path (one call per clip).
-Needs ../shared/data/humanml3d-sample beside the project. On a loaded machine ``--threads 1`` avoids
-thread-pool stalls that dominate the small per-clip calls.
+Run: ``nice -n 19 .venv/bin/python benchmarks/features.py [--batch-sizes 1 256] [--repeat 5] [--threads 1]``.
+Prints one JSON object. Every figure is clips/s (best of ``--repeat`` rounds; each round times every path
+once, so all paths see the same machine load) on the 170-frame HumanML3D sample clip 012314 tiled:
+
+- ``joints_to_features``: the reference (``humanml3d_reference.process_clip``, one clip per call, as
+  HumanML3D makes its features) against motiongpt's ``joints_to_features`` on a torch float32 batch of
+  each ``--batch-sizes`` (batch 1 = one call per clip), a numpy float64 batch and numpy clip by clip;
+- ``features_to_joints``: the reference's vectorised ``recover_from_ric`` against ours, both on torch
+  float32 batches of each size.
+
+``speedup_vs_reference`` divides each of our rates by the reference's measured in the same run; these
+ratios, not the absolute rates, are what to compare across machines. ``load_avg`` is the 1-minute load
+before and after. Needs ../shared/data/humanml3d-sample beside the project. On a loaded machine
+``--threads 1`` avoids thread-pool stalls that dominate the small calls.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -19,70 +28,91 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from humanml3d_reference import process_clip, recover_from_ric
 
 from motiongpt.motion import features_to_joints, joints_to_features
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "humanml3d-sample"
+CLIP = "012314.npy"
 
 
-def best_seconds(fn: Callable[[], object], repeat: int) -> float:
-    """Minimum wall time of ``repeat`` calls."""
-    times = []
+def time_rounds(paths: dict[str, tuple[Callable[[], object], int]], repeat: int) -> dict[str, float]:
+    """Best clips/s of each path over ``repeat`` rounds; a path is (function, clips it processes)."""
+    best = dict.fromkeys(paths, 0.0)
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, (fn, n_clips) in paths.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = max(best[name], n_clips / (time.perf_counter() - start))
+    return {name: round(rate, 1) for name, rate in best.items()}
 
 
-def rates(seconds: float, n_clips: int, n_frames: int) -> dict[str, float]:
-    return {
-        "seconds": round(seconds, 4),
-        "clips_per_s": round(n_clips / seconds, 1),
-        "frames_per_s": round(n_clips * n_frames / seconds, 1),
-    }
+def speedups(rates: dict[str, float], reference: str) -> dict[str, float]:
+    return {name: round(rate / rates[reference], 2) for name, rate in rates.items() if name != reference}
 
 
-def time_paths(
-    fn: Callable, batch_t: torch.Tensor, batch_np: np.ndarray, args: argparse.Namespace
-) -> dict[str, dict[str, float]]:
-    """Rates of ``fn`` on the torch batch, the numpy batch, and numpy clip by clip."""
-    n_clips, n_frames = batch_np.shape[:2]
-    per_clip = batch_np[: args.per_clip]
-    return {
-        "torch_batched_f32": rates(best_seconds(lambda: fn(batch_t), args.repeat), n_clips, n_frames),
-        "numpy_batched_f64": rates(best_seconds(lambda: fn(batch_np), args.repeat), n_clips, n_frames),
-        "numpy_per_clip": rates(
-            best_seconds(lambda: [fn(clip) for clip in per_clip], args.repeat), len(per_clip), n_frames
-        ),
-    }
+def one_clip_calls(fn: Callable, clips: list) -> Callable[[], object]:
+    return lambda: [fn(clip) for clip in clips]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=int, default=1000)
-    parser.add_argument("--per-clip", type=int, default=100, help="clips timed one call at a time")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 256])
+    parser.add_argument("--ref-clips", type=int, default=16, help="clips the per-clip reference runs per round")
+    parser.add_argument("--per-clip", type=int, default=32, help="clips timed one call at a time (batch 1)")
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()[0]
 
-    joints = np.load(SAMPLE / "new_joints" / "012314.npy")  # (T, 22, 3)
-    feats = np.load(SAMPLE / "new_joint_vecs" / "012314.npy")  # (T, 263)
+    joints = np.load(SAMPLE / "new_joints" / CLIP)  # (T, 22, 3)
+    feats = np.load(SAMPLE / "new_joint_vecs" / CLIP)  # (T, 263)
     n_frames = joints.shape[0]
-    joints_np = np.broadcast_to(joints, (args.clips, *joints.shape)).copy()  # (B, T, 22, 3)
-    feats_np = np.broadcast_to(feats, (args.clips, *feats.shape)).copy()  # (B, T, 263)
-    joints_t, feats_t = torch.from_numpy(joints_np), torch.from_numpy(feats_np)
+    check = np.abs(process_clip(joints) - joints_to_features(joints)).max()  # same features, else no baseline
 
+    j2f: dict[str, tuple[Callable[[], object], int]] = {
+        "reference_per_clip": (one_clip_calls(process_clip, [joints] * args.ref_clips), args.ref_clips),
+    }
+    f2j: dict[str, tuple[Callable[[], object], int]] = {}
+    for b in args.batch_sizes:
+        if b == 1:
+            j_clips = [torch.from_numpy(joints).float()] * args.per_clip
+            f_clips = [torch.from_numpy(feats).float()] * args.per_clip
+            j2f["torch_f32_batch_1"] = (one_clip_calls(joints_to_features, j_clips), args.per_clip)
+            f2j["reference_batch_1"] = (one_clip_calls(recover_from_ric, f_clips), args.per_clip)
+            f2j["torch_f32_batch_1"] = (one_clip_calls(features_to_joints, f_clips), args.per_clip)
+            j2f["numpy_f64_batch_1"] = (one_clip_calls(joints_to_features, [joints] * args.per_clip), args.per_clip)
+            continue
+        j_np = np.broadcast_to(joints, (b, *joints.shape)).copy()  # (B, T, 22, 3)
+        j_t, f_t = torch.from_numpy(j_np).float(), torch.from_numpy(np.broadcast_to(feats, (b, *feats.shape)).copy()).float()
+        j2f[f"torch_f32_batch_{b}"] = (lambda x=j_t: joints_to_features(x), b)
+        j2f[f"numpy_f64_batch_{b}"] = (lambda x=j_np: joints_to_features(x), b)
+        f2j[f"reference_batch_{b}"] = (lambda x=f_t: recover_from_ric(x), b)
+        f2j[f"torch_f32_batch_{b}"] = (lambda x=f_t: features_to_joints(x), b)
+    for fn, _ in (*j2f.values(), *f2j.values()):
+        fn()  # warm up
+
+    j2f_rates = time_rounds(j2f, args.repeat)
+    f2j_rates = time_rounds(f2j, args.repeat)
+    f2j_speedups = {
+        name: round(rate / f2j_rates[name.replace("torch_f32", "reference")], 2)
+        for name, rate in f2j_rates.items()
+        if name.startswith("torch_f32")
+    }
     result = {
-        "clips": args.clips,
         "frames_per_clip": n_frames,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cpu": platform.processor() or platform.machine(),
-        "joints_to_features": time_paths(joints_to_features, joints_t, joints_np, args),
-        "features_to_joints": time_paths(features_to_joints, feats_t, feats_np, args),
+        "load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "reference_max_abs_diff": float(f"{check:.2g}"),
+        "joints_to_features": {
+            "clips_per_s": j2f_rates,
+            "speedup_vs_reference": speedups(j2f_rates, "reference_per_clip"),
+        },
+        "features_to_joints": {"clips_per_s": f2j_rates, "speedup_vs_reference": f2j_speedups},
     }
     print(json.dumps(result, indent=2))
 

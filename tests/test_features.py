@@ -168,3 +168,13 @@ def test_bad_features_raise():
     with pytest.raises(InvalidMotionError, match="my_feats contains NaN or inf"):
         check_features(feats, "my_feats")
     check_joints(np.zeros((2, 22, 3), dtype=np.int32))  # integers are valid positions
+
+
+def test_finite_check_is_exact_when_the_sum_overflows():
+    big = torch.full((4, FEATURE_DIM), 3e38)  # every value finite, their float32 sum is inf
+    check_features(big)
+    big[2, 5] = float("-inf")
+    with pytest.raises(InvalidMotionError, match="NaN or inf"):
+        check_features(big)
+    with pytest.raises(InvalidMotionError, match="NaN or inf"):
+        check_joints(torch.full((3, 22, 3), float("nan")))

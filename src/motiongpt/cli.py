@@ -11,6 +11,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,13 +67,15 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr
-    )
-    if not verbose:  # keep a user's terminal to our own messages: no weight-loading bars, no upstream
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # deprecation notices
+    # --verbose is motiongpt's own debug messages (and, through them, the libraries' loading output:
+    # MotionGPT.from_pretrained keeps those quiet only below DEBUG); other loggers stay at INFO, so no
+    # matplotlib font search lines.
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    if verbose:
+        logging.getLogger("motiongpt").setLevel(logging.DEBUG)
+    else:  # keep a user's terminal to our own messages: no download bars, no upstream notices
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
         warnings.filterwarnings("ignore", message=r".*LeafSpec.*")  # lightning on torch 2.13
         logging.getLogger("httpx").setLevel(logging.WARNING)  # the web UI's own start-up requests
 
@@ -94,8 +97,9 @@ def render(
     if dst.suffix.lower() not in VIDEO_SUFFIXES:
         raise typer.BadParameter(f"must end in {' or '.join(VIDEO_SUFFIXES)}, got {dst}", param_hint="DST")
     joints = load_joints(src)
+    existed = dst.exists()
     render_video(joints, dst, title=title)
-    typer.echo(f"wrote {dst} ({len(joints)} frames)")
+    typer.echo(f"wrote {dst} ({len(joints)} frames)" + (" (replaced)" if existed else ""))
 
 
 @app.command()
@@ -110,8 +114,13 @@ def convert(
     """Convert motion between BVH, joint positions and HumanML3D features."""
     from motiongpt.motion.io import convert_motion
 
+    if dst.resolve() == src.resolve():
+        from motiongpt.errors import InvalidRequestError
+
+        raise InvalidRequestError(f"{dst} is the input: writing it would destroy it; choose another output")
+    existed = dst.exists()
     shape = convert_motion(src, dst, rig=rig, up=up, features=features)
-    typer.echo(f"wrote {dst} {shape}")
+    typer.echo(f"wrote {dst} {shape}" + (" (replaced)" if existed else ""))
 
 
 # --- data ---------------------------------------------------------------------------------------------
@@ -170,9 +179,14 @@ def train_tokenizer_cmd(
 @app.command()
 @user_errors
 def tokenize(
-    tokenizer: Annotated[Path, typer.Option(help="Tokenizer folder (save_pretrained output).")],
     data: CorpusDir,
-    out: Annotated[Path | None, typer.Option(help="Output folder (default: TOKENIZER/tokens).")] = None,
+    tokenizer: Annotated[
+        Path | None, typer.Option(help="Tokenizer folder (default: the bundled model's tokenizer).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output folder (default: TOKENIZER/tokens; ./tokens for the bundled one)."),
+    ] = None,
     batch_size: BatchSize = 256,
     device: Device = "cpu",
     mirror: Annotated[
@@ -182,7 +196,11 @@ def tokenize(
     """Encode every clip of every split to motion tokens: OUT/{split}.npz."""
     from motiongpt.tokenizer.tokenize import tokenize_corpus
 
-    written = tokenize_corpus(tokenizer, data, out, batch_size=batch_size, device=device, mirror=mirror)
+    if tokenizer is None or str(tokenizer) == "default" and not tokenizer.is_dir():
+        out = out or Path("tokens")  # never into the installed package
+    written = tokenize_corpus(
+        _tokenizer_dir(tokenizer), data, out, batch_size=batch_size, device=device, mirror=mirror
+    )
     for split, path in written.items():
         typer.echo(f"{split}: {path}")
 
@@ -213,14 +231,22 @@ def train_evaluator_cmd(
     typer.echo(f"evaluator written to {out}")
 
 
+
 def _eval_recon(
     tokenizer: Path | None, data: Path | None, split: str, batch_size: int, device: str, **_: Any
 ) -> dict[str, Any]:
     from motiongpt.eval.recon import evaluate_recon
 
-    if tokenizer is None or data is None:
-        raise typer.BadParameter("--task recon needs --tokenizer and --data")
-    return evaluate_recon(tokenizer, data, split=split, batch_size=batch_size, device=device)
+    if data is None:
+        raise typer.BadParameter("--task recon needs --data")
+    return evaluate_recon(_tokenizer_dir(tokenizer), data, split=split, batch_size=batch_size, device=device)
+
+
+def _tokenizer_dir(tokenizer: Path | None) -> Path:
+    """--tokenizer, else (or ``default``) the bundled model's tokenizer."""
+    if tokenizer is None or (str(tokenizer) == "default" and not tokenizer.is_dir()):
+        return DEFAULT_MODEL / "tokenizer"
+    return tokenizer
 
 
 def _eval_protocol(task: str) -> Callable[..., dict[str, Any]]:
@@ -260,7 +286,9 @@ EVAL_TASKS: dict[str, Callable[..., dict[str, Any]]] = {
 @user_errors
 def eval_cmd(
     task: Annotated[str, typer.Option(help=f"What to evaluate: {', '.join(EVAL_TASKS)}.")],
-    tokenizer: Annotated[Path | None, typer.Option(help="Tokenizer folder (save_pretrained output).")] = None,
+    tokenizer: Annotated[
+        Path | None, typer.Option(help="recon: tokenizer folder (default: the bundled model's).")
+    ] = None,
     data: Annotated[Path | None, typer.Option(help="HumanML3D-format corpus folder.")] = None,
     split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
     batch_size: BatchSize = 256,
@@ -270,7 +298,11 @@ def eval_cmd(
     ),
     evaluator: Annotated[Path | None, typer.Option(help="t2m/m2t/pred/inbetween: evaluator folder.")] = None,
     model: Annotated[
-        Path | None, typer.Option(help="t2m/m2t/pred/inbetween: model folder (omit: Real + baselines only).")
+        Path | None,
+        typer.Option(
+            help="t2m/m2t/pred/inbetween: model folder, or default: the bundled model "
+            "(omit: Real + baselines only)."
+        ),
     ] = None,
     replications: Annotated[int | None, typer.Option(help="Replications (default 20, --quick 3).")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Few replications, small MultiModality.")] = False,
@@ -284,6 +316,8 @@ def eval_cmd(
     if task not in EVAL_TASKS:
         available = ", ".join(EVAL_TASKS)
         raise typer.BadParameter(f"unknown task {task!r}; available: {available}", param_hint="--task")
+    if model is not None:
+        model = _model_dir(model)
     metrics = EVAL_TASKS[task](
         tokenizer=tokenizer, data=data, split=split, batch_size=batch_size, device=device,
         evaluator=evaluator, model=model, replications=replications, quick=quick, seed=seed,
@@ -335,23 +369,96 @@ def train_lm_cmd(
                    + (f", MotionGPT bundle to {result.bundle_dir}" if result.bundle_dir else ""))  # fmt: skip
 
 
-DEFAULT_MODEL = Path(__file__).resolve().parent / "assets" / "model"  # the bundled default model
+DEFAULT_MODEL = Path(str(files("motiongpt") / "assets" / "model"))  # the bundled model, where installed
 ModelDir = Annotated[
     Path | None,
-    typer.Option("--model", help="MotionGPT folder (default: $MOTIONGPT_MODEL, else the bundled model)."),
+    typer.Option(
+        "--model", help="MotionGPT folder, or default (default: $MOTIONGPT_MODEL, else the bundled model)."
+    ),
 ]
 
 
 MotionFile = Annotated[Path, typer.Argument(help="A .bvh (any rig) or .npy joints (T, 22, 3) file.")]
-Video = Annotated[bool, typer.Option("--video/--no-video", help="Also render PREFIX.mp4.")]
+Video = Annotated[bool, typer.Option("--video/--no-video", help="Also render the .mp4 video.")]
 Seed = Annotated[int | None, typer.Option(help="Random seed, for a repeatable motion.")]
-OutPrefix = Annotated[Path, typer.Option(help="Output prefix: PREFIX.npy, .bvh and .mp4.")]
+OutPrefix = Annotated[
+    Path,
+    typer.Option(
+        help="An existing folder: motion.npy, motion.bvh, motion.mp4 (and prompt.txt) go inside it. "
+        "Anything else is a prefix: OUT.npy, OUT.bvh, OUT.mp4. Existing files are replaced (and listed as "
+        "replaced); an input file never is."
+    ),
+]
+SECONDS_HELP = "a number, or auto (the default): the model chooses"
+AllowLong = Annotated[bool, typer.Option("--allow-long", help="Allow over 9.8 s (196 frames).")]
 
 
-def _model_dir(model: Path | None) -> Path:
-    import os
+def _model_dir(model: Path | None, check: bool = True) -> Path:
+    """--model, else $MOTIONGPT_MODEL, else the bundled model; a missing folder fails before anything loads
+    (``check``; else when the model is loaded)."""
+    if model is None and os.environ.get("MOTIONGPT_MODEL"):
+        model = Path(os.environ["MOTIONGPT_MODEL"])
+    if model is None or (str(model) == "default" and not model.is_dir()):
+        return DEFAULT_MODEL
+    if check and not model.is_dir():
+        from motiongpt.errors import CheckpointError
 
-    return model if model is not None else Path(os.environ.get("MOTIONGPT_MODEL", DEFAULT_MODEL))
+        raise CheckpointError(f"model folder {model} does not exist (--model or $MOTIONGPT_MODEL)")
+    return model
+
+
+def _seconds(value: str | None, option: str = "--seconds", allow_long: bool | None = None) -> float | None:
+    """``--seconds``: auto (or omitted) -> None, the model chooses; else a length in seconds > 0, at most
+    9.8 unless ``allow_long`` (None: the command has no such option and the library checks)."""
+    import math
+
+    from motiongpt.errors import InvalidRequestError
+
+    if value is None or value.strip().lower() == "auto":
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise InvalidRequestError(f"{option} must be a number of seconds above 0, or auto, got {value!r}")
+    if allow_long is False and seconds > MAX_SECONDS:
+        raise InvalidRequestError(
+            f"{option} {value} is longer than the {MAX_SECONDS} s the model was trained on; "
+            "add --allow-long to try anyway"
+        )
+    return seconds
+
+
+MAX_SECONDS = 9.8  # 196 frames, the longest motion the bundled model was trained to write
+
+
+def _load_motions(*paths: Path) -> list[Any]:
+    """Each input motion, read before the model loads, so a wrong path fails at once."""
+    from motiongpt.lm.pipeline import Motion
+
+    return [Motion.from_file(p) for p in paths]
+
+
+def _output_paths(out: Path, suffixes: list[str], inputs: list[Path]) -> dict[str, Path]:
+    """``suffix -> path`` for OUT (see :data:`OutPrefix`); refuses a path that is one of ``inputs``."""
+    from motiongpt.errors import InvalidRequestError
+
+    if out.is_dir():
+        paths = {sfx: out / ("prompt.txt" if sfx == ".txt" else f"motion{sfx}") for sfx in suffixes}
+    else:
+        paths = {sfx: out.with_name(out.name + sfx) for sfx in suffixes}
+    given = {p.resolve() for p in inputs}
+    for path in paths.values():
+        if path.resolve() in given:
+            raise InvalidRequestError(
+                f"{path} is an input: writing it would destroy it; choose another --out"
+            )
+    return paths
+
+
+def _wrote(paths: list[Path], existed: set[Path]) -> str:
+    return ", ".join(f"{p} (replaced)" if p in existed else str(p) for p in paths)
 
 
 @app.command()
@@ -359,31 +466,43 @@ def _model_dir(model: Path | None) -> Path:
 def generate(
     text: Annotated[str, typer.Argument(help="What the motion shows, e.g. 'a person walks forward'.")],
     model: ModelDir = None,
-    seconds: Annotated[float | None, typer.Option(help="Exact length in seconds (default: free).")] = None,
+    seconds: Annotated[str | None, typer.Option(help=f"Length in seconds: {SECONDS_HELP}.")] = None,
     seed: Seed = None,
     out: OutPrefix = Path("motion"),
-    allow_long: Annotated[bool, typer.Option("--allow-long", help="Allow over 9.8 s (196 frames).")] = False,
+    allow_long: AllowLong = False,
     video: Video = True,
 ) -> None:
     """Text to motion: joints (T, 22, 3) as .npy, a .bvh and a skeleton video."""
-    from motiongpt.lm.pipeline import MotionGPT, check_text
+    from motiongpt.lm.pipeline import check_text
 
-    check_text(text)
-    motion = MotionGPT.from_pretrained(_model_dir(model)).generate_motion(
-        text, seconds=seconds, seed=seed, allow_long=allow_long
-    )
-    _write_motion(motion, out, video, title=text)
+    check_text(text, "the prompt")
+    length = _seconds(seconds, allow_long=allow_long)
+    paths = _output_paths(out, [".npy", ".bvh", ".mp4"] + [".txt"] * out.is_dir(), [])
+    mg = _load_model(model)
+    motion = mg.generate_motion(text, seconds=length, seed=seed, allow_long=allow_long)
+    _write_motion(motion, paths, video, title=text)
 
 
-def _write_motion(motion: Any, out: Path, video: bool, title: str) -> None:
-    """``motion`` as OUT.npy, OUT.bvh and (``video``) OUT.mp4, and one line saying so."""
-    npy, bvh = out.with_name(f"{out.name}.npy"), out.with_name(f"{out.name}.bvh")
-    paths = [motion.save_npy(npy), motion.save_bvh(bvh)]
+def _load_model(model: Path | None) -> Any:
+    from motiongpt.lm.pipeline import MotionGPT
+
+    return MotionGPT.from_pretrained(_model_dir(model))
+
+
+def _write_motion(motion: Any, paths: dict[str, Path], video: bool, title: str) -> None:
+    """``motion`` as .npy, .bvh, (``video``) .mp4 and (a folder OUT) prompt.txt, and one line saying so."""
+    from motiongpt._io import atomic_write_text
+
+    existed = {p for p in paths.values() if p.exists()}
+    written = [motion.save_npy(paths[".npy"]), motion.save_bvh(paths[".bvh"])]
     if video:
         from motiongpt.render import render_video
 
-        paths.append(render_video(motion.joints, out.with_name(out.name + ".mp4"), title=title))
-    typer.echo(f"{motion.n_frames} frames ({motion.seconds:.1f} s): " + ", ".join(str(p) for p in paths))
+        written.append(render_video(motion.joints, paths[".mp4"], title=title))
+    if ".txt" in paths:
+        atomic_write_text(paths[".txt"], title + "\n")
+        written.append(paths[".txt"])
+    typer.echo(f"{motion.n_frames} frames ({motion.seconds:.1f} s): " + _wrote(written, existed))
 
 
 @app.command("continue")
@@ -391,16 +510,18 @@ def _write_motion(motion: Any, out: Path, video: bool, title: str) -> None:
 def continue_cmd(
     motion: MotionFile,
     model: ModelDir = None,
-    seconds: Annotated[float | None, typer.Option(help="Length of the continuation (default: free).")] = None,
+    seconds: Annotated[str | None, typer.Option(help=f"Length of the continuation: {SECONDS_HELP}.")] = None,
     seed: Seed = None,
     out: OutPrefix = Path("continued"),
+    allow_long: AllowLong = False,
     video: Video = True,
 ) -> None:
     """Continue a motion: the given motion followed by what the model predicts."""
-    from motiongpt.lm.pipeline import MotionGPT
-
-    result = MotionGPT.from_pretrained(_model_dir(model)).predict(motion, seconds=seconds, seed=seed)
-    _write_motion(result, out, video, title=f"{motion.stem} (continued)")
+    length = _seconds(seconds, allow_long=allow_long)
+    (given,) = _load_motions(motion)
+    paths = _output_paths(out, [".npy", ".bvh", ".mp4"], [motion])
+    result = _load_model(model).predict(given, seconds=length, seed=seed, allow_long=allow_long)
+    _write_motion(result, paths, video, title=f"{motion.stem} (continued)")
 
 
 @app.command()
@@ -409,16 +530,19 @@ def inbetween(
     start: Annotated[Path, typer.Argument(help="The motion to start from (.bvh or .npy).")],
     end: Annotated[Path, typer.Argument(help="The motion to end with (.bvh or .npy).")],
     model: ModelDir = None,
-    seconds: Annotated[float | None, typer.Option(help="Length of the middle (default: start+end).")] = None,
+    seconds: Annotated[
+        str | None, typer.Option(help="Length of the middle: a number, or auto (the default: start + end).")
+    ] = None,
     seed: Seed = None,
     out: OutPrefix = Path("inbetween"),
     video: Video = True,
 ) -> None:
     """Fill the gap between two motions: start, a generated middle, end."""
-    from motiongpt.lm.pipeline import MotionGPT
-
-    result = MotionGPT.from_pretrained(_model_dir(model)).inbetween(start, end, seconds=seconds, seed=seed)
-    _write_motion(result, out, video, title=f"{start.stem} to {end.stem}")
+    length = _seconds(seconds)
+    first, last = _load_motions(start, end)
+    paths = _output_paths(out, [".npy", ".bvh", ".mp4"], [start, end])
+    result = _load_model(model).inbetween(first, last, seconds=length, seed=seed)
+    _write_motion(result, paths, video, title=f"{start.stem} to {end.stem}")
 
 
 @app.command()
@@ -428,9 +552,41 @@ def caption(
     model: ModelDir = None,
 ) -> None:
     """Motion to text: print a caption of a motion file."""
-    from motiongpt.lm.pipeline import MotionGPT
+    (given,) = _load_motions(motion)
+    typer.echo(_load_model(model).caption(given))
 
-    typer.echo(MotionGPT.from_pretrained(_model_dir(model)).caption(motion))
+
+@app.command()
+@user_errors
+def demo(
+    task: Annotated[str, typer.Option(help="t2m, m2t, pred or inbetween.")],
+    example: Annotated[
+        Path,
+        typer.Option(
+            help="One input per line: a description (t2m), a motion file (m2t, pred), or start and end "
+            "files separated by a tab (inbetween). Blank lines and # comments are skipped."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Folder for the outputs, named by line: 000.npy, 000.bvh, 000.txt, 000.mp4.")
+    ],
+    model: ModelDir = None,
+    seconds: Annotated[str | None, typer.Option(help=f"Length of each motion: {SECONDS_HELP}.")] = None,
+    seed: Seed = None,
+    video: Annotated[bool, typer.Option("--video", help="Also render NNN.mp4 for each motion.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Lines per batched model call.")] = 8,
+) -> None:
+    """Run one task over a file of inputs (a batch). Finished lines are skipped when run again; a bad line
+    is reported and skipped, and the exit code is 1 when any line failed."""
+    from motiongpt.demo import run_demo
+
+    summary = run_demo(
+        lambda: _load_model(model), task, example, out, seconds=_seconds(seconds), video=video, seed=seed,
+        batch_size=batch_size,
+    )  # fmt: skip
+    typer.echo(summary.format())
+    if summary.failed:
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -445,4 +601,4 @@ def webui(
     """Serve the web UI: text to motion, chat, describe or continue your own BVH; videos and downloads."""
     from motiongpt.webui import launch
 
-    launch(_model_dir(model), host=host, port=port, out_dir=out, open_browser=open_browser)
+    launch(_model_dir(model, check=False), host=host, port=port, out_dir=out, open_browser=open_browser)

@@ -20,10 +20,13 @@ continues a motion), ``inbetween`` (the middle between a start and an end, asked
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from importlib.resources import as_file, files
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -51,6 +54,8 @@ log = logging.getLogger(__name__)
 
 FPS = 20
 CONFIG_NAME = "config.yaml"
+BUNDLED = "default"  # the name of the model shipped inside the package (``from_pretrained()``)
+MAX_PROMPT_CHARS = 600  # a description's length limit on every surface (the model reads 256 tokens)
 PromptStyle = Literal["canonical", "instruct"]
 
 # Used only when the instruction templates cannot be loaded; they equal the templates' first prompts.
@@ -186,10 +191,47 @@ def _per_item(value: Any, n: int, name: str) -> list:
     return [value] * n
 
 
-def check_text(text: Any) -> None:
-    """Raise InvalidRequestError unless ``text`` is a non-empty string (cheap: before loading a model)."""
-    if not isinstance(text, str) or not text.strip():
-        raise InvalidRequestError(f"text must be a non-empty string, got {text!r}")
+def check_text(text: Any, what: str = "text") -> None:
+    """Raise InvalidRequestError unless ``text`` is a non-empty string of at most
+    :data:`MAX_PROMPT_CHARS` characters (cheap: before loading a model). ``what`` names it in the message."""
+    if not isinstance(text, str):
+        raise InvalidRequestError(f"{what} must be a string, got {text!r}")
+    if not text.strip():
+        raise InvalidRequestError(f"{what} is empty: describe a motion, e.g. 'a person walks forward'")
+    if len(text.strip()) > MAX_PROMPT_CHARS:
+        raise InvalidRequestError(
+            f"{what} is {len(text.strip())} characters long; the model reads at most {MAX_PROMPT_CHARS}: "
+            "shorten it"
+        )
+
+
+def bundled_model() -> Path:
+    """The folder of the model shipped inside the installed package (``assets/model``)."""
+    return Path(str(files("motiongpt") / "assets" / "model"))
+
+
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """While a model loads: no transformers weight-loading bar, info lines or deprecation notices,
+    unless motiongpt's own logging is at DEBUG (``motiongpt -v``). Restores what it changed."""
+    if log.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    bar, level = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning
+            )
+            yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bar:
+            hf_logging.enable_progress_bar()
 
 
 class MotionGPT:
@@ -218,9 +260,11 @@ class MotionGPT:
     # --- checkpoints ------------------------------------------------------------------------------
     @classmethod
     def from_pretrained(
-        cls, directory: str | os.PathLike, merge_lora: bool = True, half_gemv: bool = True
+        cls, directory: str | os.PathLike | None = None, merge_lora: bool = True, half_gemv: bool = True
     ) -> MotionGPT:
-        """Load a bundle folder for inference.
+        """Load a bundle folder for inference; ``None`` or ``"default"`` (unless a folder of that name
+        is in the working directory) loads the model shipped with the package, wherever it is installed.
+        Quiet unless motiongpt's logging is at DEBUG.
 
         ``merge_lora`` folds a LoRA adapter into the weights; ``half_gemv`` (with it) also keeps a
         float16 copy of the transformer's linear weights for batch-1 decoding (about 2x faster on CPU,
@@ -228,7 +272,12 @@ class MotionGPT:
         """
         from motiongpt.tokenizer.model import MotionTokenizer
 
+        if directory is None or (str(directory) == BUNDLED and not Path(BUNDLED).is_dir()):
+            with as_file(files("motiongpt") / "assets" / "model") as bundled:
+                return cls.from_pretrained(bundled, merge_lora, half_gemv)
         directory = Path(directory)
+        if not directory.exists():
+            raise CheckpointError(f"model folder {directory} does not exist")
         for part in ("tokenizer", "lm"):
             if not (directory / part).is_dir():
                 raise CheckpointError(f"{directory}: not a MotionGPT folder ({part}/ is missing)")
@@ -238,10 +287,11 @@ class MotionGPT:
                 cfg = PipelineConfig.from_yaml(directory / CONFIG_NAME)
             except ConfigError as e:
                 raise CheckpointError(f"{directory / CONFIG_NAME}: {e}") from None
-        tokenizer = MotionTokenizer.from_pretrained(directory / "tokenizer")
-        lm = MotionLanguageModel.from_pretrained(directory / "lm")
-        if merge_lora:
-            lm.optimize_for_inference(half_gemv=half_gemv)
+        with _quiet_loading():
+            tokenizer = MotionTokenizer.from_pretrained(directory / "tokenizer")
+            lm = MotionLanguageModel.from_pretrained(directory / "lm")
+            if merge_lora:
+                lm.optimize_for_inference(half_gemv=half_gemv)
         return cls(lm, tokenizer, cfg)
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
@@ -353,6 +403,8 @@ class MotionGPT:
             else self.prompt("t2m_seconds", Caption=t.strip(), Second=self._seconds_text(n))
             for t, n in zip(texts, n_tokens, strict=True)
         ]  # fmt: skip
+        for p, t in zip(prompts, texts, strict=True):
+            self._check_fits(self.lm.format_prompt(p), t.strip(), "text")
         ids = generate_motion_ids(
             self.lm, prompts, n_tokens, self._sampling(temperature, top_k, top_p), seed, allow_long,
             guidance=self.cfg.guidance if guidance is None else guidance,
@@ -417,18 +469,33 @@ class MotionGPT:
         return out if many else out[0]
 
     def chat(
-        self, messages: Sequence[dict[str, Any]] | Sequence[Sequence[dict[str, Any]]], seed: int | None = None
+        self,
+        messages: Sequence[dict[str, Any]] | Sequence[Sequence[dict[str, Any]]],
+        seed: int | None = None,
+        seconds: float | None = None,
     ) -> Reply | list[Reply]:
         """A conversation ``[{"role": "user"|"assistant", "content": str | Motion | [str | Motion, ...]}]``
-        ending with a user turn -> the assistant's :class:`Reply` (text and any motions it wrote)."""
+        ending with a user turn -> the assistant's :class:`Reply` (text and any motions it wrote).
+        ``seconds`` (up to 9.8) fixes the length of a motion the reply writes; None: the model chooses."""
+        n = self._tokens_for(seconds)
+        if n is not None:
+            motion_token_limits(self.lm, [n])
         if messages and isinstance(messages[0], list | tuple):
             convs, many = [list(c) for c in messages], True
         else:
             convs, many = [list(messages)], False
         texts = [self._conversation(c) for c in convs]
-        rows = generate_text(
-            self.lm, texts, sampling=self.cfg.sampling, seed=seed, mode="chat", formatted=True
-        )
+        for text, conv in zip(texts, convs, strict=True):
+            last = conv[-1]["content"]
+            parts = last if isinstance(last, list | tuple) else [last]
+            words = " ".join(p for p in parts if isinstance(p, str))
+            self._check_fits(text, words.strip(), "the message" if len(conv) == 1 else "the conversation")
+        if n is None:
+            rows = generate_text(
+                self.lm, texts, sampling=self.cfg.sampling, seed=seed, mode="chat", formatted=True
+            )
+        else:
+            rows = _chat_with_length(self.lm, texts, n, self.cfg.sampling, seed)
         replies = []
         for row in rows:
             motions = tuple(self.decode(seg) for seg in self.vocab.parse(row) if len(seg))
@@ -436,6 +503,22 @@ class MotionGPT:
         return replies if many else replies[0]
 
     # --- helpers ----------------------------------------------------------------------------------
+    def _check_fits(self, formatted: str, user_text: str, what: str) -> None:
+        """InvalidRequestError, in the caller's terms (``what`` holding ``user_text``), when the full
+        prompt ``formatted`` is over the LM's ``max_prompt_tokens`` (instead of the LM's own message,
+        which counts tokens and quotes the prompt with its preamble)."""
+        tok, limit = self.lm.tokenizer, self.lm.cfg.max_prompt_tokens
+        n = len(tok(formatted).input_ids)
+        if n <= limit:
+            return
+        own = len(tok(user_text, add_special_tokens=False).input_ids) if user_text else 0
+        fits = int(len(user_text) * (own - (n - limit)) / own) if own else 0
+        if fits <= 0:
+            raise InvalidRequestError(f"{what} is too long for the model: start a new conversation")
+        raise InvalidRequestError(
+            f"{what} is too long for the model ({len(user_text)} characters, about {fits} fit): shorten it"
+        )
+
     def _content(self, content: Any) -> str:
         parts = content if isinstance(content, list | tuple) else [content]
         out = []
@@ -467,6 +550,23 @@ class MotionGPT:
     def _text(self, row: list[int]) -> str:
         keep = [t for t in row if t not in self.vocab.id_range]
         return self.lm.tokenizer.decode(keep, skip_special_tokens=True).strip()
+
+
+def _chat_with_length(
+    lm: MotionLanguageModel, texts: list[str], n: int, sampling: Sampling, seed: int | None
+) -> list[list[int]]:
+    """``generate_text(mode="chat")`` with every motion of the answers exactly ``n`` tokens long."""
+    from motiongpt.lm.generation import MotionLogitsProcessor, _decoder_start, _generator, decode
+
+    batch = lm.encode_prompts(texts, formatted=True)
+    tok = lm.tokenizer
+    proc = MotionLogitsProcessor(lm.vocab, 0, [n] * len(texts), [n] * len(texts), "chat",
+                                 tok.pad_token_id, tok.eos_token_id)  # fmt: skip
+    return decode(
+        lm.backbone, lm.is_encoder_decoder, batch["input_ids"], batch["attention_mask"], proc,
+        max_new_tokens=lm.cfg.max_text_tokens + n + 2, sampling=sampling,
+        generator=_generator(seed, lm.device), decoder_start_id=_decoder_start(lm),
+    )  # fmt: skip
 
 
 def _is_single_motion(x: Any) -> bool:

@@ -9,6 +9,18 @@ from motiongpt.errors import InvalidMotionError
 from motiongpt.motion.skeleton import FEATURE_DIM, N_JOINTS
 
 
+def _all_finite(x: torch.Tensor | np.ndarray) -> bool:
+    """Whether every element of ``x`` is finite.
+
+    For tensors a finite sum proves it (one NaN or inf makes the sum NaN or inf) and costs a few percent of
+    ``isfinite(x).all()`` on CPU; only a non-finite sum (which overflow also gives) falls back to the
+    element-wise test.
+    """
+    if isinstance(x, np.ndarray):
+        return bool(np.isfinite(x).all())
+    return bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all())
+
+
 def _check_motion(x: object, name: str, tail: tuple[int, ...], min_frames: int, expected: str) -> None:
     """Shared check: array type, real dtype, trailing shape ``tail``, frame count, finiteness."""
     if isinstance(x, torch.Tensor):
@@ -27,8 +39,7 @@ def _check_motion(x: object, name: str, tail: tuple[int, ...], min_frames: int, 
         raise InvalidMotionError(
             f"{name} must have at least {min_frames} frames (axis -{len(tail) + 1}), got shape {shape}"
         )
-    finite = torch.isfinite(x).all() if isinstance(x, torch.Tensor) else np.isfinite(x).all()
-    if not finite:
+    if not _all_finite(x):
         raise InvalidMotionError(f"{name} contains NaN or inf (shape {shape})")
 
 

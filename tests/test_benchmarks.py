@@ -1,0 +1,49 @@
+"""The benchmarks' baselines compute what they claim to, and the benchmarks print their JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from conftest import shared_data
+from motiongpt.motion import features_to_joints, joints_to_features
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+from humanml3d_reference import process_clip, recover_from_ric  # noqa: E402
+
+CLIP = "012314.npy"
+
+
+def test_reference_pipeline_makes_our_features():
+    root = shared_data("humanml3d-sample")
+    joints, feats = np.load(root / "new_joints" / CLIP), np.load(root / "new_joint_vecs" / CLIP)
+    ref = process_clip(joints)  # (T-1, 263)
+    assert ref.shape == (len(joints) - 1, 263)
+    np.testing.assert_allclose(ref, joints_to_features(joints), atol=1e-4)
+    np.testing.assert_allclose(ref[:80], feats[:80], atol=1e-4)  # and the shipped features, away from the end
+    batch = torch.from_numpy(np.stack((feats, feats[::-1].copy()))).float()  # (2, T, 263)
+    np.testing.assert_allclose(recover_from_ric(batch).numpy(), features_to_joints(batch).numpy(), atol=1e-4)
+
+
+def test_features_benchmark_prints_ratios():
+    shared_data("humanml3d-sample")
+    args = ["--batch-sizes", "1", "4", "--ref-clips", "1", "--per-clip", "2", "--repeat", "1", "--threads", "1"]
+    run = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "features.py"), *args], capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["reference_max_abs_diff"] < 1e-4
+    j2f, f2j = result["joints_to_features"], result["features_to_joints"]
+    assert set(j2f["speedup_vs_reference"]) == {
+        "torch_f32_batch_1", "numpy_f64_batch_1", "torch_f32_batch_4", "numpy_f64_batch_4"
+    }  # fmt: skip
+    assert set(f2j["speedup_vs_reference"]) == {"torch_f32_batch_1", "torch_f32_batch_4"}
+    assert all(rate > 0 for rate in (*j2f["clips_per_s"].values(), *f2j["clips_per_s"].values()))
