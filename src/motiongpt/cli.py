@@ -107,7 +107,11 @@ def render(
 def convert(
     src: Annotated[Path, typer.Argument(help="Input .bvh, .npy joints (T,22,3) or features (T,263).")],
     dst: Annotated[Path, typer.Argument(help="Output .bvh, .npy joints, or .features.npy (T-1,263).")],
-    rig: Annotated[str | None, typer.Option(help="BVH rig: bandai, cc, smpl or mixamo.")] = None,
+    rig: Annotated[
+        str | None,
+        typer.Option(help="A .bvh DST's skeleton: smpl (default), mixamo, bandai, cc or a rig .bvh file; "
+                     "else the .bvh SRC's rig: bandai, cc, smpl or mixamo (default: detect)."),
+    ] = None,
     up: Annotated[str | None, typer.Option(help="BVH up axis: Y, Z or X (default: detect).")] = None,
     features: Annotated[bool, typer.Option("--features", help="Write features (T-1, 263).")] = False,
 ) -> None:
@@ -119,7 +123,9 @@ def convert(
 
         raise InvalidRequestError(f"{dst} is the input: writing it would destroy it; choose another output")
     existed = dst.exists()
-    shape = convert_motion(src, dst, rig=rig, up=up, features=features)
+    to_bvh = dst.suffix.lower() == ".bvh"  # --rig is the output's skeleton, else the input's rig
+    shape = convert_motion(src, dst, rig=None if to_bvh else rig, up=up, features=features,
+                           out_rig=(rig or "smpl") if to_bvh else "smpl")  # fmt: skip
     typer.echo(f"wrote {dst} {shape}" + (" (replaced)" if existed else ""))
 
 
@@ -381,6 +387,9 @@ ModelDir = Annotated[
 MotionFile = Annotated[Path, typer.Argument(help="A .bvh (any rig) or .npy joints (T, 22, 3) file.")]
 Video = Annotated[bool, typer.Option("--video/--no-video", help="Also render the .mp4 video.")]
 Seed = Annotated[int | None, typer.Option(help="Random seed, for a repeatable motion.")]
+RigOption = Annotated[
+    str, typer.Option(help="Skeleton of the .bvh: smpl (the motion's own), mixamo, bandai, cc or a rig .bvh.")
+]
 OutPrefix = Annotated[
     Path,
     typer.Option(
@@ -471,16 +480,19 @@ def generate(
     out: OutPrefix = Path("motion"),
     allow_long: AllowLong = False,
     video: Video = True,
+    rig: RigOption = "smpl",
 ) -> None:
     """Text to motion: joints (T, 22, 3) as .npy, a .bvh and a skeleton video."""
     from motiongpt.lm.pipeline import check_text
+    from motiongpt.motion.bvh.export import check_rig
 
     check_text(text, "the prompt")
+    check_rig(rig)
     length = _seconds(seconds, allow_long=allow_long)
     paths = _output_paths(out, [".npy", ".bvh", ".mp4"] + [".txt"] * out.is_dir(), [])
     mg = _load_model(model)
     motion = mg.generate_motion(text, seconds=length, seed=seed, allow_long=allow_long)
-    _write_motion(motion, paths, video, title=text)
+    _write_motion(motion, paths, video, title=text, rig=rig)
 
 
 def _load_model(model: Path | None) -> Any:
@@ -489,12 +501,12 @@ def _load_model(model: Path | None) -> Any:
     return MotionGPT.from_pretrained(_model_dir(model))
 
 
-def _write_motion(motion: Any, paths: dict[str, Path], video: bool, title: str) -> None:
+def _write_motion(motion: Any, paths: dict[str, Path], video: bool, title: str, rig: str = "smpl") -> None:
     """``motion`` as .npy, .bvh, (``video``) .mp4 and (a folder OUT) prompt.txt, and one line saying so."""
     from motiongpt._io import atomic_write_text
 
     existed = {p for p in paths.values() if p.exists()}
-    written = [motion.save_npy(paths[".npy"]), motion.save_bvh(paths[".bvh"])]
+    written = [motion.save_npy(paths[".npy"]), motion.save_bvh(paths[".bvh"], rig=rig)]
     if video:
         from motiongpt.render import render_video
 

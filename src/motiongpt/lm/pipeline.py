@@ -152,10 +152,12 @@ class Motion:
         atomic_save_npy(path, self.joints.astype(np.float32))
         return Path(path)
 
-    def save_bvh(self, path: str | os.PathLike) -> Path:
-        from motiongpt.motion.bvh import write_bvh
+    def save_bvh(self, path: str | os.PathLike, rig: str | os.PathLike = "smpl") -> Path:
+        """The motion as a BVH file (atomic) on ``rig``: "smpl" (its own skeleton), a preset ("mixamo",
+        "bandai", "cc") or a ``.bvh`` file whose skeleton to use (``motiongpt.motion.bvh.export``)."""
+        from motiongpt.motion.bvh import write_bvh_on_rig
 
-        write_bvh(path, self.joints, fps=FPS)
+        write_bvh_on_rig(path, self.joints, rig, fps=FPS)
         return Path(path)
 
     def __repr__(self) -> str:

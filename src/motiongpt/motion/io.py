@@ -9,7 +9,7 @@ import numpy as np
 
 from motiongpt._io import atomic_save_npy
 from motiongpt.errors import InvalidMotionError
-from motiongpt.motion.bvh import bvh_to_joints, write_bvh
+from motiongpt.motion.bvh import bvh_to_joints, write_bvh_on_rig
 from motiongpt.motion.skeleton import FEATURE_DIM, FPS, N_JOINTS
 
 SUFFIXES = (".bvh", ".npy")
@@ -72,17 +72,26 @@ def load_joints(
     return _check(_load_npy(path), str(path)).astype(np.float32)
 
 
-def save_joints(path: str | os.PathLike, joints: np.ndarray, fps: float = FPS) -> None:
+def save_joints(
+    path: str | os.PathLike, joints: np.ndarray, fps: float = FPS, rig: str | os.PathLike = "smpl"
+) -> None:
     """Write (T, 22, 3) joint positions (metres, Y up) to ``.bvh`` or ``.npy``, atomically.
 
+    ``rig`` is the skeleton of a ``.bvh``: "smpl" (the motion's own), a preset ("mixamo", "bandai",
+    "cc") or a ``.bvh`` file (see ``motiongpt.motion.bvh.export``).
+
     Raises:
-        InvalidMotionError: unknown suffix, or ``joints`` is not a finite (T, 22, 3) array.
+        InvalidMotionError: unknown suffix, ``joints`` is not a finite (T, 22, 3) array, or a rig
+            other than "smpl" for a ``.npy``.
+        BVHError: the rig cannot be read or matched.
     """
     path = Path(path)
     suffix = _suffix(path, "save")
     joints = _check(np.asarray(joints), "joints")
     if suffix == ".bvh":
-        write_bvh(path, joints, fps=fps)
+        write_bvh_on_rig(path, joints, rig, fps=fps)
+    elif str(rig).lower() != "smpl":
+        raise InvalidMotionError(f"a rig applies to .bvh output only, got rig={str(rig)!r} for {path}")
     else:
         atomic_save_npy(path, joints.astype(np.float32))
 
@@ -93,12 +102,14 @@ def convert_motion(
     rig: str | None = None,
     up: str | None = None,
     features: bool = False,
+    out_rig: str | os.PathLike = "smpl",
 ) -> tuple[int, ...]:
     """Convert motion between ``.bvh``, ``.npy`` joints (T, 22, 3) and ``.npy`` features (T-1, 263).
 
     The input format follows the suffix and, for ``.npy``, the array's shape (a trailing 263 means
     features). The output holds features when ``features`` is set or ``dst`` ends in ``.features.npy``,
-    joints otherwise (``.bvh`` or ``.npy``).
+    joints otherwise (``.bvh`` or ``.npy``). ``rig`` and ``up`` describe a ``.bvh`` input; ``out_rig`` is
+    the skeleton of a ``.bvh`` output (see ``save_joints``).
 
     Returns:
         The shape of the array written (for ``.bvh``, the joints' shape).
@@ -122,6 +133,8 @@ def convert_motion(
     else:
         joints = load_joints(src, rig=rig, up=up)
     if features or dst.name.lower().endswith(".features.npy"):
+        if str(out_rig).lower() != "smpl":
+            raise InvalidMotionError(f"a rig applies to .bvh output only, got rig={str(out_rig)!r} for {dst}")
         if dst.suffix.lower() != ".npy":
             raise InvalidMotionError(f"features are written as .npy, got output {dst}")
         if joints.shape[0] < 2:
@@ -131,5 +144,5 @@ def convert_motion(
         feats = np.asarray(joints_to_features(joints), dtype=np.float32)  # (T-1, 263)
         atomic_save_npy(dst, feats)
         return tuple(feats.shape)
-    save_joints(dst, joints)
+    save_joints(dst, joints, rig=out_rig)
     return tuple(joints.shape)

@@ -1,0 +1,286 @@
+"""Writing a motion onto a target rig (presets, a user's Mixamo-named file, real Bandai/CMU rigs)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import EXAMPLE_BVH, MOTIONGPT_CLI
+from motiongpt.errors import BVHError, InvalidMotionError
+from motiongpt.motion.bvh import bvh_to_joints, read_bvh, write_bvh_on_rig
+from motiongpt.motion.bvh.reader import BVHClip, parse_bvh
+from motiongpt.motion.bvh.rigs import preset_text
+
+pytest_plugins = ["test_lm_fixtures"]  # tiny_dirs: a tiny backbone for the generate test
+
+FOOT = (7, 8, 10, 11)  # l_ankle, r_ankle, l_foot, r_foot
+KNEES_ELBOWS = ((1, 4, 7), (2, 5, 8), (16, 18, 20), (17, 19, 21))  # (hip, knee, ankle), (shoulder, ...)
+CONTACT_STEP2 = 0.002  # m^2 per frame, HumanML3D's foot-contact threshold
+
+
+@pytest.fixture(scope="module")
+def walk() -> np.ndarray:
+    return bvh_to_joints(EXAMPLE_BVH).astype(np.float64)  # (57, 22, 3) CMU 02_01, metres, Y up
+
+
+def write_user_mixamo(path: Path) -> Path:
+    """A Mixamo-named rig as a user's file would have it: ``mixamorig:`` names, fingers, the hips at the
+    origin of the rest pose (feet below 0), XYZ channels, other proportions than the preset; frame 0 is
+    a T-pose standing on the floor, frame 1 something else."""
+    p = "mixamorig:"
+    mid = {"Hips": (None, (0, 105, 0)), "Spine": ("Hips", (0, 117, -1)), "Spine1": ("Spine", (0, 130, 0)),
+           "Spine2": ("Spine1", (0, 142, 1)), "Neck": ("Spine2", (0, 160, 0)), "Head": ("Neck", (0, 170, 2)),
+           "HeadTop_End": ("Head", (0, 188, 2))}  # fmt: skip
+    side = {"UpLeg": ("Hips", (10, 97, 0)), "Leg": ("UpLeg", (10, 52, 2)), "Foot": ("Leg", (10, 9, -2)),
+            "ToeBase": ("Foot", (10, 2, 12)), "Toe_End": ("ToeBase", (10, 2, 20)),
+            "Shoulder": ("Spine2", (4, 152, 0)), "Arm": ("Shoulder", (18, 153, 0)),
+            "ForeArm": ("Arm", (46, 153, 0)), "Hand": ("ForeArm", (72, 153, 0))}  # fmt: skip
+    for finger in ("Thumb", "Index", "Middle", "Ring", "Pinky"):
+        for k in range(1, 5):
+            side[f"Hand{finger}{k}"] = (f"Hand{finger}{k - 1}" if k > 1 else "Hand", (81 + 3 * k, 153, 1))
+    joints = {p + n: (p + q if q else None, np.array(x, float)) for n, (q, x) in mid.items()}
+    for s, sign in (("Left", 1), ("Right", -1)):
+        for n, (q, x) in side.items():
+            parent = p + q if q in mid else p + s + q
+            joints[p + s + n] = (parent, np.array(x, float) * (sign, 1, 1))
+    lines, rest = ["HIERARCHY"], []
+
+    def emit(name: str, depth: int) -> None:
+        parent, pos = joints[name]
+        off = pos - (joints[parent][1] if parent else np.zeros(3)) if parent else np.zeros(3)
+        pad = "  " * depth
+        chans = "6 Xposition Yposition Zposition" if parent is None else "3"
+        lines.extend([f"{pad}{'ROOT' if parent is None else 'JOINT'} {name}", pad + "{",
+                      f"{pad}  OFFSET {off[0]} {off[1]} {off[2]}",
+                      f"{pad}  CHANNELS {chans} Xrotation Yrotation Zrotation"])  # fmt: skip
+        rest.extend([0.0, 105.0, 0.0, 0, 0, 0] if parent is None else [0, 0, 0])
+        kids = [n for n, (q, _) in joints.items() if q == name]
+        for kid in kids:
+            emit(kid, depth + 1)
+        if not kids:
+            lines.extend([f"{pad}  End Site", pad + "  {", f"{pad}    OFFSET 0 0 3", pad + "  }"])
+        lines.append(pad + "}")
+
+    emit(p + "Hips", 0)
+    other = list(rest)
+    other[3:6] = [10.0, 20.0, 30.0]
+    lines += ["MOTION", "Frames: 2", "Frame Time: 0.0333333"] + [" ".join(map(str, r)) for r in (rest, other)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def angles(j: np.ndarray) -> np.ndarray:
+    """(T, 4) knee and elbow angles in degrees."""
+    out = []
+    for a, b, c in KNEES_ELBOWS:
+        u, v = j[:, a] - j[:, b], j[:, c] - j[:, b]
+        cos = (u * v).sum(-1) / np.linalg.norm(u, axis=-1) / np.linalg.norm(v, axis=-1)
+        out.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+    return np.stack(out, axis=1)
+
+
+def sole_heights(source: np.ndarray, out: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Height above the floor (m) of each planted foot of ``source`` in ``out``: its lower joint's height
+    over that joint's standing height in the rig's ``reference`` pose (both (·, 22, 3), Y up)."""
+    feet = source[:, list(FOOT)]
+    step2 = (np.diff(feet, axis=0) ** 2).sum(-1)
+    still = np.concatenate([step2, step2[-1:]]) < CONTACT_STEP2
+    planted = still & (feet[..., 1] < feet[..., 1].min(0) + 0.05)
+    planted = planted[:, :2] | planted[:, 2:]  # (T, 2) left, right
+    ref = reference[list(FOOT), 1] - reference[list(FOOT), 1].min()
+    standing = np.minimum(ref, ref[[1, 0, 3, 2]])  # each joint's height when its foot is down
+    above = out[:, list(FOOT), 1] - standing  # (T, 4)
+    sole = np.minimum(above[:, :2], above[:, 2:])  # (T, 2)
+    assert planted.sum() > 20  # the walk has planted feet to check
+    return sole[planted]
+
+
+def check_export(
+    source: np.ndarray, out_path: Path, rig_clip: BVHClip, ref_row: np.ndarray, preset: str
+) -> dict[str, float]:
+    """Hierarchy kept, knee/elbow angles within 5 degrees, planted feet within 2 cm of the floor."""
+    out = read_bvh(out_path)
+    assert out.names == rig_clip.names and out.parents == rig_clip.parents
+    assert out.channels == rig_clip.channels and np.allclose(out.offsets, rig_clip.offsets, atol=1e-4)
+    assert out.n_frames == len(source) and abs(out.frame_time - 0.05) < 1e-6
+    back = bvh_to_joints(out, rig=preset).astype(np.float64)  # read with the project's own reader
+    angle_err = np.abs(angles(back) - angles(source)).max()
+    assert angle_err < 5.0
+    ref = BVHClip(rig_clip.names, rig_clip.parents, rig_clip.offsets, rig_clip.channels, 1.0, ref_row[None])
+    sole = np.abs(sole_heights(source, back, bvh_to_joints(ref, rig=preset)[0]))
+    fingers = [i for i, n in enumerate(out.names) if "Index2" in n or "Mid2" in n]  # unmatched: reference
+    for j in fingers:
+        cols = slice(out.channel_starts[j], out.channel_starts[j] + len(out.channels[j]))
+        np.testing.assert_allclose(out.motion[:, cols], np.tile(ref_row[cols], (out.n_frames, 1)), atol=1e-4)
+    return {"angle_err_deg": float(angle_err), "sole_max_m": float(sole.max()),
+            "sole_mean_m": float(sole.mean()), "sole_within_2cm": float((sole < 0.02).mean())}  # fmt: skip
+
+
+@pytest.mark.parametrize("rig", ["mixamo", "bandai", "cc"])
+def test_presets_keep_angles_and_ground(tmp_path: Path, walk: np.ndarray, rig: str) -> None:
+    write_bvh_on_rig(tmp_path / "out.bvh", walk, rig)
+    template = parse_bvh(preset_text(rig))
+    stats = check_export(walk, tmp_path / "out.bvh", template, template.motion[0], rig)
+    assert stats["sole_max_m"] < 0.02, stats
+
+
+def test_user_mixamo_rig_file(tmp_path: Path, walk: np.ndarray) -> None:
+    rig = write_user_mixamo(tmp_path / "character.bvh")
+    clip = read_bvh(rig)
+    write_bvh_on_rig(tmp_path / "out.bvh", walk, rig)
+    stats = check_export(walk, tmp_path / "out.bvh", clip, clip.motion[0], "mixamo")
+    assert stats["sole_max_m"] < 0.02, stats
+    text = (tmp_path / "out.bvh").read_text()
+    assert text.split("MOTION")[0] == rig.read_text().split("MOTION")[0]  # the user's hierarchy, verbatim
+    # the hips carry the path, scaled by the legs' length (the rig's in cm over the motion's in m)
+    out = read_bvh(tmp_path / "out.bvh")
+    hips = out.global_positions()[:, 0, [0, 2]]  # (T, 2) cm
+    rig_leg = (45.0**2 + 2**2) ** 0.5 + (43.0**2 + 4**2) ** 0.5
+    src_leg = np.linalg.norm(walk[:, [4, 7, 5, 8]] - walk[:, [1, 4, 2, 5]], axis=-1).sum(-1).mean() / 2
+    travel = np.linalg.norm(walk[-1, 0, [0, 2]] - walk[0, 0, [0, 2]])
+    travel_ratio = np.linalg.norm(hips[-1] - hips[0]) / travel
+    assert travel_ratio == pytest.approx(rig_leg / src_leg, rel=1e-3)
+
+
+def test_first_frame_as_reference(tmp_path: Path, walk: np.ndarray) -> None:
+    """rig_pose="first" takes frame 0 as the reference; the file's rest pose gives the same angles."""
+    rig = write_user_mixamo(tmp_path / "character.bvh")
+    write_bvh_on_rig(tmp_path / "rest.bvh", walk, rig, rig_pose="rest")
+    write_bvh_on_rig(tmp_path / "first.bvh", walk, rig, rig_pose="first")
+    a = angles(bvh_to_joints(tmp_path / "rest.bvh").astype(np.float64))
+    b = angles(bvh_to_joints(tmp_path / "first.bvh").astype(np.float64))
+    assert np.abs(a - b).max() < 0.1
+
+
+def test_cc_preset_is_z_up(tmp_path: Path, walk: np.ndarray) -> None:
+    write_bvh_on_rig(tmp_path / "cc.bvh", walk, "cc")
+    clip = read_bvh(tmp_path / "cc.bvh")
+    pos = clip.global_positions()
+    head, ankle = clip.names.index("CC_Base_Head"), clip.names.index("CC_Base_L_Foot")
+    assert (pos[:, head, 2] - pos[:, ankle, 2] > 100).all()  # centimetres, Z up
+    assert np.abs(pos[:, head, 1] - pos[:, ankle, 1]).max() < 60
+
+
+def test_motion_save_bvh_with_rig(tmp_path: Path, walk: np.ndarray) -> None:
+    from motiongpt.lm.pipeline import Motion
+
+    motion = Motion.from_joints(walk.astype(np.float32))
+    path = motion.save_bvh(tmp_path / "walk.bvh", rig="mixamo")
+    assert read_bvh(path).names[0] == "mixamorig:Hips"
+    assert read_bvh(motion.save_bvh(tmp_path / "own.bvh")).names[0] == "pelvis"  # default: smpl
+
+
+def test_bad_rigs(tmp_path: Path, walk: np.ndarray) -> None:
+    with pytest.raises(BVHError, match="rig must be one of smpl, mixamo, bandai, cc or a .bvh file"):
+        write_bvh_on_rig(tmp_path / "a.bvh", walk, "maya")
+    with pytest.raises(FileNotFoundError):
+        write_bvh_on_rig(tmp_path / "a.bvh", walk, tmp_path / "absent.bvh")
+    (tmp_path / "robot.bvh").write_text(
+        "HIERARCHY\nROOT base\n{\nOFFSET 0 0 0\nCHANNELS 3 Zrotation Xrotation Yrotation\n"
+        "End Site\n{\nOFFSET 0 1 0\n}\n}\nMOTION\nFrames: 1\nFrame Time: 0.1\n0 0 0\n"
+    )
+    with pytest.raises(BVHError, match="robot.bvh: unknown rig"):
+        write_bvh_on_rig(tmp_path / "a.bvh", walk, tmp_path / "robot.bvh")
+    with pytest.raises(InvalidMotionError, match="joints"):
+        write_bvh_on_rig(tmp_path / "a.bvh", walk[:, :21], "mixamo")
+    assert not (tmp_path / "a.bvh").exists()
+
+
+def run_cli(*args: object) -> subprocess.CompletedProcess:
+    return subprocess.run([*MOTIONGPT_CLI, *map(str, args)], capture_output=True, text=True, timeout=600)
+
+
+def test_convert_cli_onto_rigs(tmp_path: Path) -> None:
+    result = run_cli("convert", EXAMPLE_BVH, tmp_path / "walk_mixamo.bvh", "--rig", "mixamo")
+    assert result.returncode == 0, result.stderr
+    assert read_bvh(tmp_path / "walk_mixamo.bvh").names[0] == "mixamorig:Hips"
+    rig = write_user_mixamo(tmp_path / "character.bvh")
+    result = run_cli("convert", EXAMPLE_BVH, tmp_path / "walk_character.bvh", "--rig", rig)
+    assert result.returncode == 0, result.stderr
+    assert read_bvh(tmp_path / "walk_character.bvh").n_frames == 57
+    for bad, message in [("maya", "rig must be one of"), (tmp_path / "absent.bvh", "file not found")]:
+        result = run_cli("convert", EXAMPLE_BVH, tmp_path / "bad.bvh", "--rig", bad)
+        assert result.returncode == 2 and message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "bad.bvh").exists()
+
+
+def test_generate_cli_refuses_a_bad_rig_before_the_model(tmp_path: Path) -> None:
+    result = run_cli("generate", "a person walks", "--rig", tmp_path / "absent.bvh", "--out", tmp_path / "m")
+    assert result.returncode == 2 and "file not found" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
+
+
+def test_generate_cli_onto_mixamo(tmp_path: Path, tiny_dirs: dict[str, Path]) -> None:
+    """``generate --rig mixamo`` with a tiny random model: the .bvh is on the Mixamo preset."""
+    from test_lm_fixtures import save_tiny_bundle
+
+    bundle = save_tiny_bundle(tmp_path / "mg", tiny_dirs["causal"], finetune="lora")
+    result = run_cli("generate", "a person walks", "--model", bundle, "--rig", "mixamo", "--seconds", "1.2",
+                     "--seed", "0", "--no-video", "--out", tmp_path / "walk")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = read_bvh(tmp_path / "walk.bvh")
+    assert out.names == parse_bvh(preset_text("mixamo")).names
+    assert out.n_frames == len(np.load(tmp_path / "walk.npy"))
+
+
+BLENDER_SCRIPT = """
+import builtins, json, sys
+_open = builtins.open
+builtins.open = lambda f, mode="r", *a, **k: _open(f, mode.replace("U", ""), *a, **k)
+import bpy
+src, dst = sys.argv[sys.argv.index("--") + 1:]
+bpy.ops.wm.read_factory_settings(use_empty=True)
+bpy.ops.import_anim.bvh(filepath=src, global_scale=1.0, use_fps_scale=False, rotate_mode="NATIVE",
+                        axis_forward="-Z", axis_up="Y")
+arm = next(o for o in bpy.context.scene.objects if o.type == "ARMATURE")
+start, end = (int(f) for f in arm.animation_data.action.frame_range)
+out = {"frames": [start, end], "heads": {}}
+for f in (start, (start + end) // 2, end):
+    bpy.context.scene.frame_set(f)
+    out["heads"][f] = {b.name: list(arm.matrix_world @ b.head) for b in arm.pose.bones}
+json.dump(out, open(dst, "w"))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("blender") is None, reason="Blender not installed (apt-get install blender)")
+def test_blender_imports_mixamo_output(tmp_path: Path, walk: np.ndarray) -> None:
+    """Blender's own BVH importer reads the Mixamo-rig file; its joints match our reader's."""
+    write_bvh_on_rig(tmp_path / "walk_mixamo.bvh", walk, "mixamo")
+    (tmp_path / "read.py").write_text(BLENDER_SCRIPT)
+    subprocess.run(["blender", "-b", "--python", tmp_path / "read.py", "--", tmp_path / "walk_mixamo.bvh",
+                    tmp_path / "out.json"], check=True, capture_output=True, timeout=300)  # fmt: skip
+    got = json.loads((tmp_path / "out.json").read_text())
+    clip = read_bvh(tmp_path / "walk_mixamo.bvh")
+    pos = clip.global_positions()  # (T, J, 3) cm, Y up
+    assert got["frames"][1] - got["frames"][0] + 1 == clip.n_frames
+    for frame, heads in got["heads"].items():
+        t = int(frame) - got["frames"][0]
+        assert len(heads) == len([n for n in clip.names if not n.endswith("_end")])
+        for name, (x, y, z) in heads.items():
+            np.testing.assert_allclose((x, z, -y), pos[t, clip.names.index(name)], atol=0.01)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["bandai_bow", "cmu_walk"])
+def test_real_rig_files(tmp_path: Path, walk: np.ndarray, name: str) -> None:
+    """A Bandai Namco clip (its rest pose lies along X) and a CMU clip on the 97-joint Character Creator
+    rig (Z up, the translation on RL_BoneRoot above the hips) as target rigs, their first frame the
+    reference pose."""
+    from conftest import shared_data
+    from test_bvh_real import CLIPS, extract
+
+    archive, member, preset, _ = CLIPS[name]
+    rig = extract(shared_data(*archive.split("/")), {member}, tmp_path)[member]
+    clip = read_bvh(rig)
+    write_bvh_on_rig(tmp_path / "out.bvh", walk, rig, rig_pose="first")
+    stats = check_export(walk, tmp_path / "out.bvh", clip, clip.motion[0], preset)
+    # Where both feet are planted and the rig's leg proportions differ from the motion's, the hips' height
+    # splits the difference: measured on Bandai, 86% of planted feet within 2 cm, the worst 2.7 cm.
+    assert stats["sole_mean_m"] < 0.01 and stats["sole_max_m"] < 0.03, stats
