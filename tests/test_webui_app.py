@@ -51,3 +51,42 @@ def test_a_missing_model_folder_is_a_one_line_error(tmp_path):
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2 and "nowhere" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_timeline_table_rows():
+    from motiongpt.webui.session import timeline_rows
+
+    rows = [["a person walks forward", 3], [" a person waves ", "1.5"], ["", None], [None, float("nan")]]
+    rows.append(["", ""])
+    assert timeline_rows(rows) == [("a person walks forward", 3.0), ("a person waves", 1.5)]
+    for rows, message in [
+        ([["a walk", 3], ["", 2]], "row 2: no prompt"),
+        ([["a walk", None]], "row 1: give its length in seconds"),
+        ([["a walk", "three"]], "row 1: seconds must be a number, got 'three'"),
+        ([["a walk", 1], ["a wave", 12]], r"row 2: seconds must be in \(0, 9.8\]"),
+        ([["", None]] * 3, "the timeline is empty"),
+        (None, "the timeline is empty"),
+    ]:
+        with pytest.raises(InvalidRequestError, match=message):
+            timeline_rows(rows)
+
+
+def test_the_timeline_button_sends_the_table_and_seed_to_the_session():
+    from motiongpt.webui.app import TIMELINE_EXAMPLE, build_app
+    from motiongpt.webui.session import Turn
+
+    class Chat:  # records what the page hands over; answers with a text turn
+        def timeline(self, turns, rows, seed=None):
+            self.seen = (rows, seed)
+            return (*turns, Turn("assistant", "done"))
+
+    chat = Chat()
+    demo = build_app(chat)
+    (event,) = [f for f in demo.fns.values() if f.api_name == "timeline"]
+    table = next(c for c in event.inputs if c.elem_id == "timeline")
+    assert [tuple(r) for r in table.value["data"][: len(TIMELINE_EXAMPLE)]] == list(TIMELINE_EXAMPLE)
+    rows = [["a person walks forward", 2.0], ["a person waves", 1.0]]
+    turns, messages, video, files = event.fn(rows, " 5 ", ())
+    assert chat.seen == (rows, 5) and messages == [{"role": "assistant", "content": "done"}]
+    with pytest.warns(UserWarning, match="seed must be a whole number"):
+        assert event.fn(rows, "x", turns) == tuple({"__type__": "update"} for _ in range(4))

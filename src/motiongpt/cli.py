@@ -559,6 +559,31 @@ def inbetween(
 
 @app.command()
 @user_errors
+def timeline(
+    spec: Annotated[
+        Path, typer.Argument(help="Text file, one segment a line: SECONDS PROMPT (e.g. '3 a person walks').")
+    ],
+    model: ModelDir = None,
+    seed: Seed = None,
+    out: OutPrefix = Path("timeline"),
+    video: Annotated[
+        bool, typer.Option("--video/--no-video", help="Also render OUT.mp4 (off: long timelines draw slowly).")
+    ] = False,
+    rig: RigOption = "smpl",
+) -> None:
+    """A timeline of prompts as one motion: each segment for its prompt, joined by in-betweens."""
+    from motiongpt.lm.timeline import load_timeline
+    from motiongpt.motion.bvh.export import check_rig
+
+    segments = load_timeline(spec)  # a bad line fails here, before the model loads
+    check_rig(rig)
+    paths = _output_paths(out, [".npy", ".bvh", ".mp4"] + [".txt"] * out.is_dir(), [spec])
+    motion = _load_model(model).generate_timeline(segments, seed=seed)
+    _write_motion(motion, paths, video, title=" / ".join(prompt for prompt, _ in segments), rig=rig)
+
+
+@app.command()
+@user_errors
 def caption(
     motion: MotionFile,
     model: ModelDir = None,

@@ -47,6 +47,7 @@ from motiongpt.lm.generation import (
 )
 from motiongpt.lm.model import MotionLanguageModel
 from motiongpt.lm.tasks import UNCONDITIONAL_TASK
+from motiongpt.lm.timeline import MAX_SEGMENT_SECONDS, check_timeline, plan_seams
 from motiongpt.motion.features import features_to_joints, joints_to_features
 from motiongpt.motion.validate import check_features, check_joints
 
@@ -458,17 +459,62 @@ class MotionGPT:
         heads, tails = [self.encode(s) for s in starts], [self.encode(e) for e in ends]
         n_mid = [self._tokens_for(seconds) or len(h) + len(t) for h, t in zip(heads, tails, strict=True)]
         motion_token_limits(self.lm, n_mid, allow_long=True)
-        v = self.vocab
-        prompts = [
-            self.prompt("inbetween", Motion=v.motion_to_text(h)[: -len(v.eom_token)] + v.mask_token * n
-                        + v.motion_to_text(t)[len(v.som_token):])
-            for h, t, n in zip(heads, tails, n_mid, strict=True)
-        ]  # fmt: skip
+        prompts = [self._inbetween_prompt(h, t, n) for h, t, n in zip(heads, tails, n_mid, strict=True)]
         ids = generate_motion_ids(self.lm, prompts, n_mid, self.cfg.sampling, seed, allow_long=True)
         out = [
             self.decode(np.concatenate([h, i.numpy(), t])) for h, i, t in zip(heads, ids, tails, strict=True)
         ]
         return out if many else out[0]
+
+    def _inbetween_prompt(self, head: np.ndarray, tail: np.ndarray, n_mid: int) -> str:
+        """The ``inbetween`` prompt: ``<som>`` head, ``n_mid`` ``<motion_mask>``, tail ``<eom>``."""
+        v = self.vocab
+        return self.prompt("inbetween", Motion=v.motion_to_text(head)[: -len(v.eom_token)]
+                           + v.mask_token * n_mid + v.motion_to_text(tail)[len(v.som_token):])  # fmt: skip
+
+    def generate_timeline(
+        self,
+        segments: Sequence[tuple[str, float]],
+        seed: int | None = None,
+        join_seconds: float = 0.4,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        guidance: float | None = None,
+    ) -> Motion:
+        """A timeline of ``(prompt, seconds)`` segments (each up to 9.8 s, any number) -> one Motion.
+
+        Every segment is written for its prompt (one batched run); then up to ``join_seconds`` on each
+        side of every seam are written again as the model's in-between of the tokens around the seam
+        (a second batched run), and the whole token sequence is decoded at once, so position and facing
+        carry on across seams. ``join_seconds=0`` only decodes the segments together. Segment ``i`` has
+        ``round(seconds_i * 5)`` tokens; ``motiongpt.lm.timeline.segment_frames`` gives its frames.
+        """
+        segments = check_timeline(segments)
+        number = isinstance(join_seconds, int | float) and not isinstance(join_seconds, bool)
+        if not number or not 0 <= join_seconds <= MAX_SEGMENT_SECONDS:
+            raise InvalidRequestError(
+                f"join_seconds must be a number in [0, {MAX_SEGMENT_SECONDS}], got {join_seconds!r}"
+            )
+        texts, seconds = [p for p, _ in segments], [s for _, s in segments]
+        parts = self.generate_motion(texts, seconds=seconds, seed=seed, temperature=temperature, top_k=top_k,
+                                     top_p=top_p, guidance=guidance)  # fmt: skip
+        tokens = np.concatenate([m.tokens for m in parts]).astype(np.int64)  # (N,)
+        join = int(round(join_seconds * FPS / self.frames_per_token))
+        seams = plan_seams([len(m.tokens) for m in parts], join)
+        if seams:
+            prompts = [
+                self._inbetween_prompt(tokens[s.head : s.start], tokens[s.end : s.tail], s.end - s.start)
+                for s in seams
+            ]
+            ids = generate_motion_ids(
+                self.lm, prompts, [s.end - s.start for s in seams],
+                self._sampling(temperature, top_k, top_p), None if seed is None else seed + 1,
+                allow_long=True,
+            )  # fmt: skip
+            for s, i in zip(seams, ids, strict=True):
+                tokens[s.start : s.end] = i.numpy()
+        return self.decode(tokens)
 
     def chat(
         self,

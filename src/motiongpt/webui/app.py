@@ -29,12 +29,15 @@ from motiongpt.webui.session import MAX_SECONDS, MotionChat, Turn  # noqa: E402
 log = logging.getLogger(__name__)
 
 MODES = ("Text → motion", "Chat")
+# the timeline table starts with this example: (prompt, seconds) rows, played one after another
+TIMELINE_EXAMPLE = (("a person walks forward", 3.0), ("a person turns left", 1.5), ("a person waves", 2.0))
 EXAMPLES = ("a person jumps over an obstacle", "a person walks forward and waves", "a person dances happily")
 INTRO = """# MotionGPT
 **Text → motion** turns a description into a motion. **Chat** talks about the motions so far
 ("now do it faster", "describe it"). Upload your own **.bvh** (any common rig) or **.npy** joints to
-have it described or continued. Each motion comes as a skeleton video, joints (.npy, frames × 22 × 3)
-and a .bvh for Blender, Maya or Unity."""
+have it described or continued. A **Timeline** plays several prompts one after another as one motion.
+Each motion comes as a skeleton video, joints (.npy, frames × 22 × 3) and a .bvh for Blender, Maya or
+Unity."""
 
 
 def _guarded(fn: Callable[..., tuple], n_outputs: int) -> Callable[..., tuple]:
@@ -90,6 +93,9 @@ def build_app(chat: MotionChat) -> gr.Blocks:
     def continue_it(path: str | None, seconds: float, seed: str, turns: tuple[Turn, ...]) -> tuple:
         return _view(chat.continue_motion(turns, path, seconds=seconds, seed=_seed(seed)))
 
+    def play_timeline(rows: list[list[Any]], seed: str, turns: tuple[Turn, ...]) -> tuple:
+        return _view(chat.timeline(turns, rows, seed=_seed(seed)))
+
     # delete_cache: gradio's own copies of served files older than a day go, checked hourly, so a server
     # left running does not fill the disk (the motion folder itself is left alone).
     with gr.Blocks(title="MotionGPT", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
@@ -119,6 +125,15 @@ def build_app(chat: MotionChat) -> gr.Blocks:
                     with gr.Row():
                         describe_btn = gr.Button("Describe it", elem_id="describe_btn")
                         continue_btn = gr.Button("Continue it", elem_id="continue_btn")
+                timeline_title = "Timeline: one motion from several prompts"
+                with gr.Accordion(timeline_title, open=False, elem_id="timeline_box"):
+                    timeline = gr.Dataframe(
+                        value=[list(row) for row in TIMELINE_EXAMPLE] + [["", None]] * 3,
+                        headers=["Prompt", "Seconds (up to 9.8)"], datatype=["str", "number"],
+                        row_count=6, column_count=(2, "fixed"), type="array",
+                        interactive=True, elem_id="timeline", show_label=False,
+                    )  # fmt: skip
+                    timeline_btn = gr.Button("Play timeline", elem_id="timeline_btn")
                 clear_btn = gr.Button("New conversation", variant="secondary", elem_id="clear_btn")
             with gr.Column(scale=2):
                 video = gr.Video(
@@ -139,6 +154,10 @@ def build_app(chat: MotionChat) -> gr.Blocks:
         continue_btn.click(
             _guarded(continue_it, len(shown)), inputs=[upload, seconds, seed, turns], outputs=shown,
             api_name="continue",
+        )  # fmt: skip
+        timeline_btn.click(
+            _guarded(play_timeline, len(shown)), inputs=[timeline, seed, turns], outputs=shown,
+            api_name="timeline",
         )  # fmt: skip
         clear_btn.click(lambda: _view(()), outputs=shown, api_name=False)
     return demo

@@ -26,6 +26,7 @@ import numpy as np
 
 from motiongpt.errors import InvalidMotionError, InvalidRequestError
 from motiongpt.lm.pipeline import FPS, Motion, MotionGPT, check_text
+from motiongpt.lm.timeline import check_segment
 from motiongpt.motion.io import load_joints
 from motiongpt.render import render_video
 
@@ -132,6 +133,17 @@ class MotionChat:
         text = " ".join(p for p in (note, f"Continued by {added:.1f} s.") if p)
         return (*turns, user, self._motion_turn(out, text, title=f"{Path(path).stem} (continued)"))
 
+    def timeline(
+        self, turns: Sequence[Turn], rows: Sequence[Sequence[object]], seed: int | None = None
+    ) -> tuple[Turn, ...]:
+        """One motion from a timeline: ``rows`` of ``[prompt, seconds]`` (the page's table; blank rows
+        are skipped, seconds may be text), each segment for its prompt, joined by in-betweens."""
+        segments = timeline_rows(rows)
+        motion = self.pipeline.generate_timeline(segments, seed=seed)
+        text = "Timeline: " + " \u2192 ".join(f"{p} ({s:g} s)" for p, s in segments)
+        title = " / ".join(p for p, _ in segments)
+        return (*turns, Turn("user", text), self._motion_turn(motion, "", title=title))
+
     # --- uploads and files ------------------------------------------------------------------------
     def load(self, path: str | os.PathLike | None) -> tuple[Motion, str]:
         """An uploaded motion file, cut to 9.8 s, and a note saying so when it was cut."""
@@ -182,6 +194,31 @@ def _check_seconds(seconds: float | None) -> float | None:
             f"seconds must be in (0, {MAX_SECONDS}] (0: let the model choose), got {seconds}"
         )
     return seconds
+
+
+def timeline_rows(rows: Sequence[Sequence[object]] | None) -> list[tuple[str, float]]:
+    """The timeline table's rows -> ``(prompt, seconds)`` segments; a row with neither is skipped, any
+    other bad row is an InvalidRequestError naming it ("row 2: ...")."""
+    segments = []
+    for number, row in enumerate(rows or [], start=1):
+        prompt, seconds = (list(row) + [None, None])[:2]
+        prompt = "" if prompt is None else str(prompt)
+        if isinstance(seconds, str):
+            seconds = seconds.strip() or None
+        if isinstance(seconds, float) and np.isnan(seconds):
+            seconds = None
+        if not prompt.strip() and seconds is None:
+            continue
+        if seconds is None:
+            raise InvalidRequestError(f"row {number}: give its length in seconds")
+        try:
+            seconds = float(seconds)
+        except (TypeError, ValueError):
+            raise InvalidRequestError(f"row {number}: seconds must be a number, got {seconds!r}") from None
+        segments.append(check_segment(prompt, seconds, f"row {number}"))
+    if not segments:
+        raise InvalidRequestError("the timeline is empty: fill rows of prompt and seconds")
+    return segments
 
 
 def _recent(turns: Sequence[Turn]) -> list[Turn]:
