@@ -284,3 +284,25 @@ def test_real_rig_files(tmp_path: Path, walk: np.ndarray, name: str) -> None:
     # Where both feet are planted and the rig's leg proportions differ from the motion's, the hips' height
     # splits the difference: measured on Bandai, 86% of planted feet within 2 cm, the worst 2.7 cm.
     assert stats["sole_mean_m"] < 0.01 and stats["sole_max_m"] < 0.03, stats
+
+
+def test_demo_batch_onto_a_rig(tmp_path: Path, walk: np.ndarray) -> None:
+    """``run_demo`` (the ``demo`` command) writes every .bvh on the rig; a bad rig fails before the model."""
+    from motiongpt.demo import run_demo
+    from motiongpt.lm.pipeline import Motion
+
+    class Model:  # stands in for MotionGPT: one walk per prompt
+        def generate_motion(self, texts: list[str], **_: object) -> list[Motion]:
+            return [Motion.from_joints(walk.astype(np.float32)) for _ in texts]
+
+    (tmp_path / "prompts.txt").write_text("a person walks\na person walks on\n")
+    summary = run_demo(Model, "t2m", tmp_path / "prompts.txt", tmp_path / "out", rig="bandai", progress=False)
+    assert summary.written == [1, 2]
+    assert read_bvh(tmp_path / "out" / "001.bvh").names == parse_bvh(preset_text("bandai")).names
+
+    def no_model() -> None:
+        raise AssertionError("the model must not load for a bad rig")
+
+    with pytest.raises(BVHError, match="rig must be one of"):
+        run_demo(no_model, "t2m", tmp_path / "prompts.txt", tmp_path / "other", rig="maya", progress=False)
+    assert not (tmp_path / "other").exists()

@@ -612,6 +612,7 @@ def demo(
     seed: Seed = None,
     video: Annotated[bool, typer.Option("--video", help="Also render NNN.mp4 for each motion.")] = False,
     batch_size: Annotated[int, typer.Option(help="Lines per batched model call.")] = 8,
+    rig: RigOption = "smpl",
 ) -> None:
     """Run one task over a file of inputs (a batch). Finished lines are skipped when run again; a bad line
     is reported and skipped, and the exit code is 1 when any line failed."""
@@ -619,7 +620,7 @@ def demo(
 
     summary = run_demo(
         lambda: _load_model(model), task, example, out, seconds=_seconds(seconds), video=video, seed=seed,
-        batch_size=batch_size,
+        batch_size=batch_size, rig=rig,
     )  # fmt: skip
     typer.echo(summary.format())
     if summary.failed:

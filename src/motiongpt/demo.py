@@ -24,6 +24,7 @@ from typing import Any, Literal
 from motiongpt._io import atomic_write_text
 from motiongpt.errors import USER_ERRORS, InvalidRequestError, user_message
 from motiongpt.lm.pipeline import Motion, MotionGPT, check_text
+from motiongpt.motion.bvh.export import check_rig
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +105,13 @@ def _run_batch(
     return mg.inbetween(starts, ends, seconds=seconds, seed=seed)
 
 
-def _write(item: _Item, result: Any, task: str, out: Path, video: bool) -> None:
+def _write(item: _Item, result: Any, task: str, out: Path, video: bool, rig: str | os.PathLike) -> None:
     paths = _outputs(out, item.line, task, video)
     if task == "m2t":
         atomic_write_text(paths[-1], f"{result}\n")
         return
     result.save_npy(paths[0])
-    result.save_bvh(paths[1])
+    result.save_bvh(paths[1], rig=rig)
     if video:
         from motiongpt.render import render_video
 
@@ -128,12 +129,14 @@ def run_demo(
     seed: int | None = None,
     batch_size: int = BATCH,
     progress: bool = True,
+    rig: str | os.PathLike = "smpl",
 ) -> DemoSummary:
     """Run ``task`` over every line of ``example`` into folder ``out`` (see the module docstring).
 
     Every line is checked before ``load_model`` is called, and the model is not loaded at all when no
     line is left to do. Lines go ``batch_size`` at a time through one batched call; when a batch fails,
-    its lines are run one by one so that only the bad one is reported. Returns the :class:`DemoSummary`.
+    its lines are run one by one so that only the bad one is reported. ``rig`` is the skeleton of the
+    ``.bvh`` files (see ``Motion.save_bvh``). Returns the :class:`DemoSummary`.
     """
     from tqdm import tqdm
 
@@ -141,6 +144,7 @@ def run_demo(
         raise InvalidRequestError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidRequestError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    check_rig(rig)
     example, out = Path(example), Path(out)
     if not example.is_file():
         raise FileNotFoundError(2, "No such file", str(example))
@@ -183,7 +187,7 @@ def run_demo(
                     bar.update(1)
         for items, results in groups:
             for item, result in zip(items, results, strict=True):
-                _write(item, result, task, out, video)
+                _write(item, result, task, out, video, rig)
                 summary.written.append(item.line + 1)
                 bar.update(1)
     bar.close()
