@@ -24,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 
-from motiongpt.errors import InvalidMotionError, InvalidRequestError
+from motiongpt.errors import InvalidMotionError, InvalidRequestError, MotionGPTError
 from motiongpt.lm.pipeline import FPS, Motion, MotionGPT, check_text
 from motiongpt.lm.timeline import check_segment
 from motiongpt.motion.io import load_joints
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 MAX_SECONDS = 9.8  # 196 frames, the longest motion the model was trained to write
 MAX_UPLOAD_SECONDS = MAX_SECONDS  # longer uploads are cut to their start (and the reply says so)
 HISTORY_TURNS = 6  # the conversation the model sees in chat mode: the last 3 exchanges
+VIDEO_SIZE = 400  # pixels; the page shows the video at this size, so it is drawn 1:1, not scaled up
 UPLOAD_SUFFIXES = (".bvh", ".npy")
 
 
@@ -98,13 +99,16 @@ class MotionChat:
         motion = self.pipeline.generate_motion(prompt, seconds=_check_seconds(seconds), seed=seed)
         return (*turns, Turn("user", prompt), self._motion_turn(motion, "", title=prompt))
 
-    def chat(self, turns: Sequence[Turn], prompt: str, seed: int | None = None) -> tuple[Turn, ...]:
+    def chat(
+        self, turns: Sequence[Turn], prompt: str, seed: int | None = None, seconds: float | None = None
+    ) -> tuple[Turn, ...]:
         """A free message; the model sees the last exchanges, motions included, and answers with text,
-        a motion or both."""
+        a motion or both; ``seconds`` (up to 9.8) fixes the length of a motion it writes."""
         prompt = _check_prompt(prompt)
+        length = _check_seconds(seconds)
         user = Turn("user", prompt)
         history = _recent([*turns, user])
-        reply = self.pipeline.chat([_as_message(t) for t in history], seed=seed)
+        reply = self.pipeline.chat([_as_message(t) for t in history], seed=seed, seconds=length)
         if reply.motion is None:
             return (*turns, user, Turn("assistant", reply.text or "(no answer)"))
         return (*turns, user, self._motion_turn(reply.motion, reply.text, title=prompt))
@@ -144,6 +148,39 @@ class MotionChat:
         title = " / ".join(p for p, _ in segments)
         return (*turns, Turn("user", text), self._motion_turn(motion, "", title=title))
 
+    def inbetween(
+        self,
+        turns: Sequence[Turn],
+        start: str | os.PathLike | None = None,
+        end: str | os.PathLike | None = None,
+        seconds: float | None = None,
+        seed: int | None = None,
+    ) -> tuple[Turn, ...]:
+        """The motion from ``start`` to ``end`` (two uploads), or, with neither given, from the
+        conversation's second-last motion to its last; ``seconds`` is the middle's length (None: as
+        long as start and end together)."""
+        if (start is None) != (end is None):
+            raise InvalidRequestError(
+                "upload both a start and an end motion, or neither to join the last two motions of the chat"
+            )
+        length = _check_seconds(seconds)
+        if start is not None:
+            (first, note_a), (last, note_b) = self.load(start), self.load(end)
+            names = f"{Path(start).name} \u2192 {Path(end).name}"
+            user = Turn("user", f"In-between: [{names}]")
+            title, notes = f"{Path(start).stem} to {Path(end).stem}", [note_a, note_b]
+        else:
+            motions = [t.motion for t in turns if t.motion is not None]
+            if len(motions) < 2:
+                raise InvalidRequestError(
+                    "in-between needs two motions: upload a start and an end, or make two motions first"
+                )
+            first, last = motions[-2:]
+            user, title, notes = Turn("user", "Join the last two motions."), "in-between", []
+        out = self.pipeline.inbetween(first, last, seconds=length, seed=seed)
+        text = " ".join(n for n in notes if n)
+        return (*turns, user, self._motion_turn(out, text, title=title))
+
     # --- uploads and files ------------------------------------------------------------------------
     def load(self, path: str | os.PathLike | None) -> tuple[Motion, str]:
         """An uploaded motion file, cut to 9.8 s, and a note saying so when it was cut."""
@@ -152,7 +189,12 @@ class MotionChat:
         path = Path(path)
         if path.suffix.lower() not in UPLOAD_SUFFIXES:
             raise InvalidMotionError(f"{path.name}: expected a .bvh or .npy (T, 22, 3) file")
-        joints = load_joints(path)  # (T, 22, 3), retargeted and at 20 fps
+        try:
+            joints = load_joints(path)  # (T, 22, 3), retargeted and at 20 fps
+        except FileNotFoundError:
+            raise InvalidRequestError(f"{path.name} is no longer on the server: upload it again") from None
+        except MotionGPTError as e:  # the message names the upload, not where the server keeps it
+            raise type(e)(str(e).replace(str(path), path.name)) from None
         limit, note = int(round(MAX_UPLOAD_SECONDS * FPS)), ""
         if len(joints) > limit:
             note = f"(Used the first {MAX_UPLOAD_SECONDS:.1f} s of {len(joints) / FPS:.1f} s.)"
@@ -164,7 +206,7 @@ class MotionChat:
         name = slug(title)
         npy = motion.save_npy(folder / f"{name}.npy")
         bvh = motion.save_bvh(folder / f"{name}.bvh")
-        video = render_video(motion.joints, folder / f"{name}.mp4", title=title)
+        video = render_video(motion.joints, folder / f"{name}.mp4", title=title, size=VIDEO_SIZE)
         log.debug("saved %s to %s", motion, folder)
         return MotionFiles(video=video, npy=npy, bvh=bvh)
 
@@ -180,18 +222,19 @@ class MotionChat:
 def _check_prompt(prompt: str) -> str:
     if isinstance(prompt, str) and not prompt.strip():
         raise InvalidRequestError("the prompt is empty: describe a motion, e.g. 'a person walks forward'")
-    check_text(prompt)
+    check_text(prompt, "the prompt")
     return prompt.strip()
 
 
 def _check_seconds(seconds: float | None) -> float | None:
-    """None or 0 -> None (the model chooses); otherwise a length in (0, 9.8]."""
-    if seconds is None or seconds == 0:
+    """None -> None (the model chooses, as ``--seconds auto`` in the CLI); otherwise a length in (0, 9.8]."""
+    if seconds is None:
         return None
     seconds = float(seconds)
     if not np.isfinite(seconds) or not 0 < seconds <= MAX_SECONDS:
         raise InvalidRequestError(
-            f"seconds must be in (0, {MAX_SECONDS}] (0: let the model choose), got {seconds}"
+            f"seconds must be more than 0 and at most {MAX_SECONDS} (or Auto: the model chooses), "
+            f"got {seconds}"
         )
     return seconds
 
