@@ -148,6 +148,8 @@ def test_cli_train_tokenize_eval(tiny_corpus: Path, tmp_path: Path) -> None:
              "--set", "lr=1e-3", "--accelerator", "cpu", "--max-steps", "3")  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "step 3" in r.stdout
+    assert "Training step: 100%" in r.stdout and "| 3/3 [" in r.stdout, "the bar counts steps of the run"
+    assert "Epoch 0" not in r.stdout
     assert r.stderr.count("GPU available") == 1, "Lightning's messages are printed once"
     assert "litlogger" not in r.stderr and "LeafSpec" not in r.stderr
     tok = run / "tokenizer"

@@ -168,6 +168,28 @@ class StepLoader(DataLoader):
         pass
 
 
+class StepProgressBar(TQDMProgressBar):
+    """Lightning's bar, counting optimiser steps out of ``max_steps`` ("Training step: 120/2000") instead of
+    the batches of an epoch ("Epoch 5: 24/24"); a resumed run starts at its step."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, *args: Any) -> None:
+        if self._leave:
+            self.train_progress_bar = self.init_train_tqdm()
+        bar = self.train_progress_bar
+        bar.set_description("Training step", refresh=False)  # (not "Epoch N")
+        if bar.total != trainer.max_steps:  # a new bar; a later epoch's goes on where it was
+            bar.reset(total=trainer.max_steps)
+        bar.n = bar.initial = trainer.global_step
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        n, bar = trainer.global_step, self.train_progress_bar
+        if bar is not None and n != bar.n and self._should_update(n, bar.total):
+            bar.n = n
+            bar.set_postfix(self.get_metrics(trainer, pl_module))  # refreshes
+
+
 # --- checkpoints -------------------------------------------------------------------------------------
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's ``torch.save`` checkpoints, written to a temporary file and renamed into place."""
@@ -220,7 +242,7 @@ def make_trainer(
         LearningRateMonitor(logging_interval="step"),
     ]  # extra ``callbacks`` first (e.g. a learning-curve probe), then ours
     if progress_bar:
-        callbacks.append(TQDMProgressBar(refresh_rate=log_every))
+        callbacks.append(StepProgressBar(refresh_rate=log_every))
     _quiet_lightning()
     return L.Trainer(
         accelerator=accelerator,
