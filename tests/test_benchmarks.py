@@ -46,4 +46,33 @@ def test_features_benchmark_prints_ratios():
         "torch_f32_batch_1", "numpy_f64_batch_1", "torch_f32_batch_4", "numpy_f64_batch_4"
     }  # fmt: skip
     assert set(f2j["speedup_vs_reference"]) == {"torch_f32_batch_1", "torch_f32_batch_4"}
-    assert all(rate > 0 for rate in (*j2f["clips_per_s"].values(), *f2j["clips_per_s"].values()))
+    for rates in (j2f["clips_per_cpu_s"], j2f["clips_per_wall_s"], f2j["clips_per_cpu_s"], f2j["clips_per_wall_s"]):
+        assert all(rate > 0 for rate in rates.values())
+
+
+def _run_json(script: str, *args: str) -> dict:
+    run = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True,
+                         timeout=600)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def test_scaling_table_multiplies_out_its_assumptions():
+    result = _run_json("scaling.py", "--lm-step-s", "0.2", "--lm-epochs", "10", "--efficiency", "1=1", "8=0.5")
+    rows = {(r["corpus"].split()[0], r["gpus"]): r for r in result["table"]}
+    assert set(rows) == {("1x", 1), ("1x", 8), ("10x", 1), ("10x", 8)}
+    one = rows[("1x", 1)]
+    assert one["stage2_pretrain_h"] == round(10 * 14_616 / (32 / 0.2) / 3600, 2)
+    assert one["stage1_tokenizer_h"] == round(300_000 * 256 / (52.8 * 64) / 3600, 2)
+    assert rows[("1x", 8)]["stage1_tokenizer_h"] == round(one["stage1_tokenizer_h"] / 4, 2)  # 8 GPUs at 50 %
+    assert rows[("10x", 1)]["total_h"] > 9 * one["total_h"]
+
+
+def test_training_throughput_runs_a_tokenizer_stage(tiny_corpus, tmp_path):
+    result = _run_json("training_throughput.py", "--data", str(tiny_corpus), "--tokens", str(tmp_path),
+                       "--stages", "tokenizer-small", "--steps", "1", "--warmup", "0", "--loader-batches", "1",
+                       "--threads", "1")  # fmt: skip
+    stage = result["stages"]["tokenizer-small"]
+    assert "error" not in stage, stage
+    assert stage["examples_per_step"] == 64 and stage["examples_per_s"] > 0 and stage["examples_per_cpu_s"] > 0
+    assert stage["loader_examples_per_s"] > 0 and stage["peak_rss_mb"] >= stage["peak_rss_mb_after_setup"] > 0
