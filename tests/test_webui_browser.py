@@ -235,3 +235,51 @@ def test_a_stopped_server_leaves_no_temp_folder(tmp_path):
     assert proc.returncode == 0, log.read_text()[-2000:]
     assert not list(temp.glob("motiongpt-webui-*")), log.read_text()[-2000:]
 
+
+
+def test_a_timeline_of_prompts(page, server, tmp_path):
+    """The timeline table: rows of prompt and seconds, a bad length named by its row, then one motion
+    of the rows' total length that plays and downloads."""
+    from playwright.sync_api import expect
+
+    bot = page.locator("#chat [data-testid='bot']")
+    video = page.locator("#motion_video video")
+    table = page.locator("#timeline")
+
+    def fill(row: int, column: int, text: str) -> None:
+        table.locator(f"[data-testid='cell-{row}-{column}']").dblclick()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(text)
+        page.keyboard.press("Enter")
+
+    page.get_by_text("Timeline: one motion from several prompts").click()
+    first_cell = table.locator("[data-testid='cell-0-0']")
+    expect(first_cell).to_contain_text("a person walks forward")  # the table starts with an example
+    page.locator("#seed textarea, #seed input").first.fill("0")
+    fill(0, 1, "1")
+    fill(1, 1, "12")
+    page.locator("#timeline_btn").click()
+    expect(page.locator("[data-testid='toast-body']").last).to_contain_text(
+        "row 2: seconds must be in (0, 9.8]", timeout=TIMEOUT_MS
+    )
+    expect(bot).to_have_count(0)
+
+    fill(1, 1, "0.6")
+    fill(2, 1, "1")
+    page.locator("#timeline_btn").click()
+    expect(bot).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(page.locator("#chat [data-testid='user']").last).to_contain_text(
+        "Timeline: a person walks forward (1 s) \u2192 a person turns left (0.6 s)"
+        " \u2192 a person waves (1 s)"
+    )
+    expect(bot.last).to_contain_text("2.6 s motion (52 frames)")  # 5 + 3 + 5 tokens of 4 frames
+    expect(video).to_have_attribute("src", re.compile(r"/gradio_api/file=.*\.mp4$"), timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#motion_video video');"
+        " return v && v.readyState >= 2 && v.videoWidth > 0; }"
+    )  # the browser decodes it
+    links = page.locator("#motion_files a[data-testid='download-link']")
+    expect(links).to_have_count(3)
+    joints = np.load(_download(page, links.nth(0), tmp_path / "timeline.npy"))
+    assert joints.shape == (52, 22, 3) and np.isfinite(joints).all()
+    assert page.hosts <= {"127.0.0.1"}, f"the page asked other hosts: {page.hosts}"
