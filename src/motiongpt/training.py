@@ -320,7 +320,8 @@ def check_run_folder(out: Path, resume: bool) -> Path | None:
     ckpt_dir = out / "checkpoints"
     if is_launch_zero():  # the other processes start once rank 0 waits for them: nothing is being written
         remove_partial_files(out)
-    found = sorted(ckpt_dir.glob("*.ckpt")) if ckpt_dir.is_dir() else []
+    found = sorted(p for p in ckpt_dir.glob("*.ckpt") if not p.name.startswith(".")) if ckpt_dir.is_dir() \
+        else []  # fmt: skip (".x.tmp.ckpt": a write in progress on another rank)
     if not resume:
         if found:
             raise ConfigError(f"{out} already holds a run ({found[-1]}); pass --resume or choose another "
