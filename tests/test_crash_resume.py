@@ -55,7 +55,6 @@ def _steps_logged(run: Path) -> list[int]:
     return steps
 
 
-@pytest.mark.skip(reason="written, not yet seen to pass: the loaded machine ran it past the session")
 def test_kill_9_between_and_during_checkpoints_then_resume(tiny_corpus: Path, tmp_path: Path) -> None:
     from test_tokenizer_train import tiny_train_config
 
@@ -84,6 +83,17 @@ def test_kill_9_between_and_during_checkpoints_then_resume(tiny_corpus: Path, tm
     assert all(torch.equal(got[k], v) for k, v in expected.items()), "differs from the uninterrupted run"
     assert _steps_logged(run) == _steps_logged(whole), "the logs overlap or miss steps"
 
+
+@pytest.mark.skip(reason="written, not yet seen to pass: the loaded machine ran it past the session")
+def test_kill_9_during_the_first_checkpoint_write_then_resume(tiny_corpus: Path, tmp_path: Path) -> None:
+    from test_tokenizer_train import tiny_train_config
+
+    cfg = tmp_path / "tiny.yaml"
+    tiny_train_config(max_steps=10, val_every=4).to_yaml(cfg)
+    args = ("train", "tokenizer", "--config", str(cfg), "--data", str(tiny_corpus), "--accelerator", "cpu")
+    whole = tmp_path / "whole"
+    assert _motiongpt(*args, "--out", str(whole)).returncode == 0
+    expected = load_file(whole / "tokenizer" / "model.safetensors")
     # killed while writing the very first checkpoint: --resume starts again from step 0
     first = tmp_path / "first"
     killed = _motiongpt(*args, "--out", str(first), kill_at="write:1")
