@@ -43,8 +43,8 @@ def run_case(mg: MotionGPT, case: dict, classifier: ActionClassifier, seed: int,
         m = reply.motion
         if prop in ("faster", "slower"):
             ratio = mean_speed(m.joints) / max(mean_speed(first.joints), 1e-6)
-            out |= {"speed_ratio": round(ratio, 3),
-                    "property_ok": ratio > SPEED_RATIO if prop == "faster" else ratio < 1 / SPEED_RATIO}  # fmt: skip
+            holds = ratio > SPEED_RATIO if prop == "faster" else ratio < 1 / SPEED_RATIO
+            out |= {"speed_ratio": round(ratio, 3), "property_ok": holds}
         else:
             want = case["action"] if prop == "action" else classifier.predict([first.features])[0]
             got = classifier.predict([m.features])[0]
@@ -56,7 +56,9 @@ def run_case(mg: MotionGPT, case: dict, classifier: ActionClassifier, seed: int,
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", type=Path, default=Path(__file__).resolve().parents[1] / "src/motiongpt/assets/model")
+    p.add_argument(
+        "--model", type=Path, default=Path(__file__).resolve().parents[1] / "src/motiongpt/assets/model"
+    )
     p.add_argument("--action-classifier", type=Path, required=True)
     p.add_argument("--cases", type=Path, default=CASES)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])

@@ -100,8 +100,15 @@ def _one(kind: str, runs: int) -> dict:
                 total = time.perf_counter() - t
                 assert motion.n_frames == n_tokens * 4
                 t = time.perf_counter()
-                (ids,) = generate_motion_ids(mg.lm, [prompt], [n_tokens], mg.cfg.sampling, seed,
-                                             guidance=mg.cfg.guidance, uncond_prompt=mg.prompt("t2m_random"))
+                (ids,) = generate_motion_ids(
+                    mg.lm,
+                    [prompt],
+                    [n_tokens],
+                    mg.cfg.sampling,
+                    seed,
+                    guidance=mg.cfg.guidance,
+                    uncond_prompt=mg.prompt("t2m_random"),
+                )
                 lm_s = time.perf_counter() - t
                 t = time.perf_counter()
                 mg.decode(ids)
@@ -186,7 +193,9 @@ def main() -> None:
     by = {r["model"]: r for r in results if "error" not in r}
     speedup = None
     if "bundled" in by and "t5-base" in by:
-        speedup = round(by["t5-base"]["seconds_per_text_to_motion"] / by["bundled"]["seconds_per_text_to_motion"], 2)
+        speedup = round(
+            by["t5-base"]["seconds_per_text_to_motion"] / by["bundled"]["seconds_per_text_to_motion"], 2
+        )
     print(json.dumps({
         "task": f"text -> {SECONDS:.0f} s motion, batch 1, CPU, sampling (top_k 50), exact length",
         "bundled_vs_motiongpt_shaped_speedup": speedup,

@@ -94,7 +94,9 @@ def _lm_stage(name: str, data: str, tokens: str, batch_size: int) -> tuple[Any, 
                           cfg.canonical_templates, _sentinels(model, cfg.motion_objective))  # fmt: skip
     collate = LMCollator(model, cfg.max_length)
     sampler = StepSampler(cfg.max_steps, cfg.batch_size, cfg.accumulate, start=lambda: 0)
-    dataset: Any = TaskSampler(builder, cfg.mixture, cfg.max_steps * sampler.per_step, cfg.seed, cfg.uncond_rate)
+    dataset: Any = TaskSampler(
+        builder, cfg.mixture, cfg.max_steps * sampler.per_step, cfg.seed, cfg.uncond_rate
+    )
     if cfg.length_group > 1:
         dataset = LengthGrouped(dataset, sampler.per_step, cfg.length_group,
                                 lambda ex: len(collate.encode(ex)["input_ids"]), cfg.seed)  # fmt: skip
@@ -140,7 +142,11 @@ def bench_stage(stage: str, args: argparse.Namespace) -> dict:
             _sync(args.device)
             start, cpu_start = time.perf_counter(), time.process_time()
         batch = batches[i]
-        batch = {k: v.to(args.device) for k, v in batch.items()} if isinstance(batch, dict) else batch.to(args.device)
+        batch = (
+            {k: v.to(args.device) for k, v in batch.items()}
+            if isinstance(batch, dict)
+            else batch.to(args.device)
+        )
         if isinstance(batch, dict) and i >= args.warmup:
             tokens += int(batch["attention_mask"].sum())
         with torch.autocast(args.device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):

@@ -104,9 +104,12 @@ def test_cli_train_action_and_eval_actions(tmp_path, tiny_dirs):
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "act" / "model.safetensors").is_file()
     bundle = save_tiny_bundle(tmp_path / "bundle", tiny_dirs["causal"])
-    (tmp_path / "prompts.yaml").write_text(yaml.safe_dump({"bow": ["bow"], "kick": ["kick"]}), encoding="utf-8")
-    done = subprocess.run([*MOTIONGPT_CLI, "eval", "--task", "actions", "--model", str(bundle), "--action-classifier",
-                           "act", "--prompts", "prompts.yaml", "--quick"],
+    (tmp_path / "prompts.yaml").write_text(
+        yaml.safe_dump({"bow": ["bow"], "kick": ["kick"]}), encoding="utf-8"
+    )
+    args = ["eval", "--task", "actions", "--model", str(bundle), "--action-classifier", "act", "--prompts",
+            "prompts.yaml", "--quick"]  # fmt: skip
+    done = subprocess.run([*MOTIONGPT_CLI, *args],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)

@@ -34,7 +34,19 @@ def test_reference_pipeline_makes_our_features():
 
 def test_features_benchmark_prints_ratios():
     shared_data("humanml3d-sample")
-    args = ["--batch-sizes", "1", "4", "--ref-clips", "1", "--per-clip", "2", "--repeat", "1", "--threads", "1"]
+    args = [
+        "--batch-sizes",
+        "1",
+        "4",
+        "--ref-clips",
+        "1",
+        "--per-clip",
+        "2",
+        "--repeat",
+        "1",
+        "--threads",
+        "1",
+    ]
     run = subprocess.run(
         [sys.executable, str(BENCHMARKS / "features.py"), *args], capture_output=True, text=True, timeout=300
     )
@@ -46,7 +58,12 @@ def test_features_benchmark_prints_ratios():
         "torch_f32_batch_1", "numpy_f64_batch_1", "torch_f32_batch_4", "numpy_f64_batch_4"
     }  # fmt: skip
     assert set(f2j["speedup_vs_reference"]) == {"torch_f32_batch_1", "torch_f32_batch_4"}
-    for rates in (j2f["clips_per_cpu_s"], j2f["clips_per_wall_s"], f2j["clips_per_cpu_s"], f2j["clips_per_wall_s"]):
+    for rates in (
+        j2f["clips_per_cpu_s"],
+        j2f["clips_per_wall_s"],
+        f2j["clips_per_cpu_s"],
+        f2j["clips_per_wall_s"],
+    ):
         assert all(rate > 0 for rate in rates.values())
 
 
@@ -58,7 +75,9 @@ def _run_json(script: str, *args: str) -> dict:
 
 
 def test_scaling_table_multiplies_out_its_assumptions():
-    result = _run_json("scaling.py", "--lm-step-s", "0.2", "--lm-epochs", "10", "--efficiency", "1=1", "8=0.5")
+    result = _run_json(
+        "scaling.py", "--lm-step-s", "0.2", "--lm-epochs", "10", "--efficiency", "1=1", "8=0.5"
+    )
     rows = {(r["corpus"].split()[0], r["gpus"]): r for r in result["table"]}
     assert set(rows) == {("1x", 1), ("1x", 8), ("10x", 1), ("10x", 8)}
     one = rows[("1x", 1)]
@@ -74,5 +93,7 @@ def test_training_throughput_runs_a_tokenizer_stage(tiny_corpus, tmp_path):
                        "--threads", "1")  # fmt: skip
     stage = result["stages"]["tokenizer-small"]
     assert "error" not in stage, stage
-    assert stage["examples_per_step"] == 64 and stage["examples_per_s"] > 0 and stage["examples_per_cpu_s"] > 0
+    assert (
+        stage["examples_per_step"] == 64 and stage["examples_per_s"] > 0 and stage["examples_per_cpu_s"] > 0
+    )
     assert stage["loader_examples_per_s"] > 0 and stage["peak_rss_mb"] >= stage["peak_rss_mb_after_setup"] > 0

@@ -31,7 +31,12 @@ def _speed(joints: np.ndarray, joint: int | slice = slice(None)) -> float:
 
 
 def test_same_seed_different_prompts_give_different_motions(model):
-    prompts = ["a person kicks", "a person bows deeply", "a person runs forward", "a person waves the left hand"]
+    prompts = [
+        "a person kicks",
+        "a person bows deeply",
+        "a person runs forward",
+        "a person waves the left hand",
+    ]
     tokens = [model.generate_motion(p, seconds=4, seed=3).tokens for p in prompts]
     for i in range(len(prompts)):
         for j in range(i + 1, len(prompts)):
@@ -50,7 +55,10 @@ def test_running_is_faster_than_walking_and_bowing_stays_in_place(model):
 
 def test_the_waving_hand_is_the_one_asked_for(model):
     left_wrist, right_wrist = 20, 21
-    for side, (mover, still) in {"left": (left_wrist, right_wrist), "right": (right_wrist, left_wrist)}.items():
+    for side, (mover, still) in {
+        "left": (left_wrist, right_wrist),
+        "right": (right_wrist, left_wrist),
+    }.items():
         motions = _motions(model, f"a person waves the {side} hand")
         ratio = np.mean([_speed(m.joints, mover) / max(_speed(m.joints, still), 1e-6) for m in motions])
         assert ratio > 1.5, (side, ratio)

@@ -56,8 +56,8 @@ def _check_rank_zero_only(proc: subprocess.CompletedProcess, printed: str, expor
 
 
 def test_tokenizer_on_two_processes_matches_one_process(tmp_path: Path) -> None:
-    from test_tokenizer_train import tiny_train_config
     from motiongpt.tokenizer.config import VQConfig
+    from test_tokenizer_train import tiny_train_config
 
     corpus = write_tiny_corpus(tmp_path / "corpus", n_clips=14)
     vq = VQConfig(width=32, code_dim=32, codebook_size=16, depth=2, dead_code_threshold=0.0)
@@ -80,10 +80,10 @@ def test_tokenizer_on_two_processes_matches_one_process(tmp_path: Path) -> None:
 
 
 def test_lm_on_two_processes_matches_one_process(tmp_path: Path) -> None:
-    from test_lm_fixtures import save_tiny_backbone, tiny_lm_config
     from motiongpt.tokenizer.config import VQConfig
     from motiongpt.tokenizer.model import MotionTokenizer
     from motiongpt.tokenizer.tokenize import tokenize_corpus
+    from test_lm_fixtures import save_tiny_backbone, tiny_lm_config
 
     corpus = write_tiny_corpus(tmp_path / "corpus", n_clips=12)
     tok_dir = MotionTokenizer(VQConfig(width=16, code_dim=16, codebook_size=16, depth=1)).save_pretrained(

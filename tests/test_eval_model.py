@@ -13,9 +13,7 @@ pytest_plugins = ["test_lm_fixtures"]  # one_thread, tiny_dirs
 
 @pytest.fixture(scope="module")
 def bundle(tiny_dirs, tmp_path_factory):
-    return save_tiny_bundle(
-        tmp_path_factory.mktemp("bundle") / "mg", tiny_dirs["causal"], finetune="lora"
-    )
+    return save_tiny_bundle(tmp_path_factory.mktemp("bundle") / "mg", tiny_dirs["causal"], finetune="lora")
 
 
 def test_adapters_return_the_protocol_shapes(bundle):

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from test_lm_fixtures import tiny_lm_config
 
 from motiongpt.data.captions import mirror_caption, mirror_label
 from motiongpt.errors import CheckpointError, InvalidRequestError
@@ -18,6 +17,7 @@ from motiongpt.lm.model import BLOCKS_FILE, MotionLanguageModel
 from motiongpt.lm.tasks import GUIDED_TASKS, Example, TaskSampler, unconditional_prompt
 from motiongpt.lm.train import LengthGrouped
 from motiongpt.motion.skeleton import JOINT_NAMES, mirror_joints
+from test_lm_fixtures import tiny_lm_config
 
 pytest_plugins = ["test_lm_fixtures"]
 
@@ -75,9 +75,9 @@ def test_blocks_save_load(tiny_dirs, tmp_path, one_thread, dtype, atol):
 
 
 def test_blocks_file_from_another_model_is_refused(tiny_dirs, tmp_path, one_thread):
-    path = MotionLanguageModel(tiny_lm_config(tiny_dirs["causal"], finetune="blocks", keep_layers=1)).save_pretrained(
-        tmp_path / "one"
-    )
+    path = MotionLanguageModel(
+        tiny_lm_config(tiny_dirs["causal"], finetune="blocks", keep_layers=1)
+    ).save_pretrained(tmp_path / "one")
     other = MotionLanguageModel(tiny_lm_config(tiny_dirs["causal"], finetune="blocks")).save_pretrained(
         tmp_path / "two"
     )
@@ -121,11 +121,15 @@ def test_guided_generation(tiny_dirs, one_thread):
     rows = model.vocab.id_range
     with torch.no_grad():  # fresh motion rows are all alike; make the codes tell apart
         torch.manual_seed(0)
-        model.base_model.get_input_embeddings().weight[rows.start : rows.stop] = 0.1 * torch.randn(len(rows), 32)
+        model.base_model.get_input_embeddings().weight[rows.start : rows.stop] = 0.1 * torch.randn(
+            len(rows), 32
+        )
     prompts, n = ["a person walks", "someone bows deeply"], [6, 4]
     plain = generate_motion_ids(model, prompts, n, Sampling(), seed=1)
     again = generate_motion_ids(model, prompts, n, Sampling(), seed=1, guidance=1.0, uncond_prompt="x")
-    guided = generate_motion_ids(model, prompts, n, Sampling(), seed=1, guidance=20.0, uncond_prompt="any motion")
+    guided = generate_motion_ids(
+        model, prompts, n, Sampling(), seed=1, guidance=20.0, uncond_prompt="any motion"
+    )
     assert [len(m) for m in guided] == n and all(((m >= 0) & (m < 16)).all() for m in guided)
     assert all(torch.equal(a, b) for a, b in zip(plain, again, strict=True))  # scale 1 is no guidance
     assert any(not torch.equal(a, b) for a, b in zip(plain, guided, strict=True))
@@ -187,7 +191,9 @@ def test_mirroring():
     m = mirror_joints(joints)
     assert np.allclose(mirror_joints(m), joints)
     left, right = JOINT_NAMES.index("l_wrist"), JOINT_NAMES.index("r_wrist")
-    assert np.allclose(m[:, left, 0], -joints[:, right, 0]) and np.allclose(m[:, left, 1:], joints[:, right, 1:])
+    assert np.allclose(m[:, left, 0], -joints[:, right, 0]) and np.allclose(
+        m[:, left, 1:], joints[:, right, 1:]
+    )
     assert mirror_caption("A man waves the Left hand, turns right and walks leftward") == (
         "A man waves the Right hand, turns left and walks rightward"
     )
@@ -197,10 +203,9 @@ def test_mirroring():
 
 
 def test_mirrored_token_file_and_clips(tiny_corpus, tmp_path, tiny_dirs):
-    from test_lm_fixtures import tiny_motion_tokenizer
-
     from motiongpt.lm.train import LMTrainConfig, load_clips
     from motiongpt.tokenizer.tokenize import MIRROR, load_tokens, tokenize_corpus
+    from test_lm_fixtures import tiny_motion_tokenizer
 
     tok_dir = tiny_motion_tokenizer().save_pretrained(tmp_path / "tok")
     written = tokenize_corpus(tok_dir, tiny_corpus, tmp_path / "tokens", mirror=True)

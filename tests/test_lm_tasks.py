@@ -33,9 +33,9 @@ def _clips() -> list[TokenClip]:
         TokenClip(f"h{i}", rng.integers(0, K, size=n), ("a person walks forward", "someone walks ahead"))
         for i, n in enumerate([10, 17, 24, 49])
     ]
-    for i, (content, style) in enumerate([("walk", "tired"), ("walk", "happy"), ("run", "tired"),
-                                          ("dash", "tired"), ("run", "happy"),
-                                          ("wave-left-hand", "tired"), ("wave-right-hand", "tired")]):  # fmt: skip
+    labels = [("walk", "tired"), ("walk", "happy"), ("run", "tired"), ("dash", "tired"), ("run", "happy"),
+              ("wave-left-hand", "tired"), ("wave-right-hand", "tired")]  # fmt: skip
+    for i, (content, style) in enumerate(labels):
         clips.append(
             TokenClip(
                 f"bn1_{content}_{style}_{i:03d}",

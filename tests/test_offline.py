@@ -14,7 +14,7 @@ from conftest import EXAMPLE_BVH, MOTIONGPT_CLI, needs_bundled_model
 
 pytestmark = [pytest.mark.slow, needs_bundled_model]
 
-GUARD = '''
+GUARD = """
 import ipaddress, os, socket
 
 _LOG = os.environ["NET_GUARD_LOG"]
@@ -68,7 +68,7 @@ def _guarded_getaddrinfo(host, *args, **kwargs):
 
 
 socket.getaddrinfo = _guarded_getaddrinfo
-'''
+"""
 
 
 @pytest.fixture

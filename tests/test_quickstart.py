@@ -53,7 +53,9 @@ def test_caption_of_the_shipped_example_is_a_sentence(tmp_path):
 def test_empty_prompt_is_one_line_error(tmp_path):
     done = _run("generate", "   ", "--out", "x", cwd=tmp_path)
     assert done.returncode == 2
-    assert done.stderr.strip() == "error: the prompt is empty: describe a motion, e.g. 'a person walks forward'"
+    assert (
+        done.stderr.strip() == "error: the prompt is empty: describe a motion, e.g. 'a person walks forward'"
+    )
 
 
 def test_continue_and_inbetween_a_users_bvh(tmp_path):

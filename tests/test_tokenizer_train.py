@@ -128,7 +128,9 @@ def test_resume_refuses_a_truncated_or_foreign_checkpoint_naming_file_and_field(
     ckpt = torch.load(last, weights_only=True)
     ckpt["motiongpt_config"]["model"]["codebook_size"] = 32  # a run of another model
     torch.save(ckpt, last)
-    with pytest.raises(CheckpointError, match=r"ckpt: field model\.codebook_size \(checkpoint 32, this run 16\)"):
+    with pytest.raises(
+        CheckpointError, match=r"ckpt: field model\.codebook_size \(checkpoint 32, this run 16\)"
+    ):
         train_tokenizer(tiny_train_config(max_steps=4), tiny_corpus, run, resume=True, accelerator="cpu")
     del ckpt["motiongpt_config"]
     torch.save(ckpt, last)

@@ -236,7 +236,6 @@ def test_a_stopped_server_leaves_no_temp_folder(tmp_path):
     assert not list(temp.glob("motiongpt-webui-*")), log.read_text()[-2000:]
 
 
-
 def test_a_timeline_of_prompts(page, server, tmp_path):
     """The timeline table: rows of prompt and seconds, a bad length named by its row, then one motion
     of the rows' total length that plays and downloads."""

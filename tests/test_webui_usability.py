@@ -42,7 +42,7 @@ def test_inbetween_of_two_uploads(chat, tmp_path):
     turns = chat.inbetween((), str(EXAMPLE_BVH), str(end), seconds=1.0, seed=3)
     assert [t.role for t in turns] == ["user", "assistant"]
     assert "cmu_002_01_walk.bvh" in turns[0].text and "end.npy" in turns[0].text
-    (start, last, seconds, seed), = chat.pipeline.calls
+    ((start, last, seconds, seed),) = chat.pipeline.calls
     assert start.n_frames == 57 and last.n_frames == 20 and (seconds, seed) == (1.0, 3)
     assert turns[1].files is not None and turns[1].files.bvh.is_file()
 
@@ -52,7 +52,7 @@ def test_inbetween_of_the_last_two_motions_of_the_chat(chat):
     turns = (Turn("user", "x"), Turn("assistant", "", a), Turn("user", "y"), Turn("assistant", "", b),
              Turn("user", "z"), Turn("assistant", "", c))  # fmt: skip
     out = chat.inbetween(turns, None, None)
-    (start, end, seconds, _), = chat.pipeline.calls
+    ((start, end, seconds, _),) = chat.pipeline.calls
     assert start is b and end is c and seconds is None
     assert len(out) == len(turns) + 2 and out[-2].text == "Join the last two motions."
 
@@ -98,7 +98,15 @@ def test_the_page_has_the_new_controls(chat):
 
     demo = build_app(chat)
     ids = {c.get("props", {}).get("elem_id") for c in demo.config["components"]}
-    for elem_id in ("upload_end", "inbetween_btn", "auto_length", "example_0", "example_2", "seconds", "chat"):
+    for elem_id in (
+        "upload_end",
+        "inbetween_btn",
+        "auto_length",
+        "example_0",
+        "example_2",
+        "seconds",
+        "chat",
+    ):
         assert elem_id in ids, elem_id
     prompt = next(c for c in demo.config["components"] if c.get("props", {}).get("elem_id") == "prompt")
     assert prompt["props"]["max_length"] == 600

@@ -109,8 +109,10 @@ def convert(
     dst: Annotated[Path, typer.Argument(help="Output .bvh, .npy joints, or .features.npy (T-1,263).")],
     rig: Annotated[
         str | None,
-        typer.Option(help="A .bvh DST's skeleton: smpl (default), mixamo, bandai, cc or a rig .bvh file; "
-                     "else the .bvh SRC's rig: bandai, cc, smpl or mixamo (default: detect)."),
+        typer.Option(
+            help="A .bvh DST's skeleton: smpl (default), mixamo, bandai, cc or a rig .bvh file; "
+            "else the .bvh SRC's rig: bandai, cc, smpl or mixamo (default: detect)."
+        ),
     ] = None,
     up: Annotated[str | None, typer.Option(help="BVH up axis: Y, Z or X (default: detect).")] = None,
     features: Annotated[bool, typer.Option("--features", help="Write features (T-1, 263).")] = False,
@@ -237,6 +239,20 @@ def train_evaluator_cmd(
     typer.echo(f"evaluator written to {out}")
 
 
+@train_app.command("action")
+@user_errors
+def train_action_cmd(
+    data: CorpusDir,
+    out: Annotated[Path, typer.Option(help="Output: config.yaml, model.safetensors.")] = Path("runs/action"),
+) -> None:
+    """Train the action classifier of the evaluation on the corpus's content labels (seconds on CPU)."""
+    import json
+
+    from motiongpt.eval.action import train_action_classifier
+
+    typer.echo(json.dumps(train_action_classifier(data, out), indent=2))
+    typer.echo(f"action classifier written to {out}")
+
 
 def _eval_recon(
     tokenizer: Path | None, data: Path | None, split: str, batch_size: int, device: str, **_: Any
@@ -264,6 +280,7 @@ def _eval_protocol(task: str) -> Callable[..., dict[str, Any]]:
         replications: int | None,
         quick: bool,
         seed: int,
+        action_classifier: Path | None = None,
         **_: Any,
     ) -> dict[str, Any]:
         from motiongpt.eval.report import format_table
@@ -271,11 +288,24 @@ def _eval_protocol(task: str) -> Callable[..., dict[str, Any]]:
 
         if data is None or evaluator is None:
             raise typer.BadParameter(f"--task {task} needs --data and --evaluator")
-        result = run_evaluation(task, data, evaluator, model, replications, quick, seed, split)
+        if action_classifier is not None and task != "t2m":
+            raise typer.BadParameter("--action-classifier is for --task t2m and actions")
+        result = run_evaluation(task, data, evaluator, model, replications, quick, seed, split,
+                                action_classifier=action_classifier)  # fmt: skip
         typer.echo(format_table(result), err=True)
         return result
 
     return run
+
+
+def _eval_actions(
+    model: Path | None, action_classifier: Path | None, prompts: Path | None, quick: bool, seed: int, **_: Any
+) -> dict[str, Any]:
+    from motiongpt.eval.run import run_action_prompts
+
+    if action_classifier is None:
+        raise typer.BadParameter("--task actions needs --action-classifier (motiongpt train action)")
+    return run_action_prompts(model or DEFAULT_MODEL, action_classifier, prompts, 1 if quick else 3, seed)
 
 
 # task -> function(tokenizer, data, split, batch_size, device, **options) -> JSON-able metrics dict
@@ -285,6 +315,7 @@ EVAL_TASKS: dict[str, Callable[..., dict[str, Any]]] = {
     "m2t": _eval_protocol("m2t"),
     "pred": _eval_protocol("pred"),
     "inbetween": _eval_protocol("inbetween"),
+    "actions": _eval_actions,
 }
 
 
@@ -313,6 +344,15 @@ def eval_cmd(
     replications: Annotated[int | None, typer.Option(help="Replications (default 20, --quick 3).")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Few replications, small MultiModality.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed of the evaluation draws.")] = 0,
+    action_classifier: Annotated[
+        Path | None, typer.Option(help="t2m/actions: action classifier folder (motiongpt train action).")
+    ] = None,
+    prompts: Annotated[
+        Path | None,
+        typer.Option(
+            help="actions: YAML mapping actions to lists of prompts (default: packaged paraphrases)."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a model and print the metrics as JSON (t2m/m2t/pred/inbetween: a table on stderr too)."""
     import json
@@ -327,6 +367,7 @@ def eval_cmd(
     metrics = EVAL_TASKS[task](
         tokenizer=tokenizer, data=data, split=split, batch_size=batch_size, device=device,
         evaluator=evaluator, model=model, replications=replications, quick=quick, seed=seed,
+        action_classifier=action_classifier, prompts=prompts,
     )  # fmt: skip
     text = json.dumps(metrics, indent=2)
     if json_out is not None:
@@ -368,7 +409,8 @@ def train_lm_cmd(
     cfg, n_devices = _train_options(dataclasses.replace(cfg, stage=stage), max_steps, devices)
     result = train_lm(
         cfg, data, tokens, out or Path(f"runs/lm-{stage}"), init=init, tokenizer=tokenizer,
-        text_source=text_source, resume=resume, accelerator=accelerator, devices=n_devices, num_nodes=num_nodes,
+        text_source=text_source, resume=resume, accelerator=accelerator, devices=n_devices,
+        num_nodes=num_nodes,
     )  # fmt: skip
     if result.rank == 0:
         typer.echo(f"step {result.global_step}: LM written to {result.lm_dir}"
@@ -567,7 +609,8 @@ def timeline(
     seed: Seed = None,
     out: OutPrefix = Path("timeline"),
     video: Annotated[
-        bool, typer.Option("--video/--no-video", help="Also render OUT.mp4 (off: long timelines draw slowly).")
+        bool,
+        typer.Option("--video/--no-video", help="Also render OUT.mp4 (off: long timelines draw slowly)."),
     ] = False,
     rig: RigOption = "smpl",
 ) -> None:

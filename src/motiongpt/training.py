@@ -320,8 +320,9 @@ def check_run_folder(out: Path, resume: bool) -> Path | None:
     ckpt_dir = out / "checkpoints"
     if is_launch_zero():  # the other processes start once rank 0 waits for them: nothing is being written
         remove_partial_files(out)
-    found = sorted(p for p in ckpt_dir.glob("*.ckpt") if not p.name.startswith(".")) if ckpt_dir.is_dir() \
-        else []  # fmt: skip (".x.tmp.ckpt": a write in progress on another rank)
+    found = (
+        sorted(p for p in ckpt_dir.glob("*.ckpt") if not p.name.startswith(".")) if ckpt_dir.is_dir() else []
+    )  # fmt: skip (".x.tmp.ckpt": a write in progress on another rank)
     if not resume:
         if found:
             raise ConfigError(f"{out} already holds a run ({found[-1]}); pass --resume or choose another "
@@ -346,7 +347,7 @@ def _first_difference(was: Any, now: Any, name: str) -> str | None:
             if diff:
                 return diff
         return None
-    plain = (lambda v: list(v) if isinstance(v, tuple | list) else v)  # noqa: E731
+    plain = lambda v: list(v) if isinstance(v, tuple | list) else v  # noqa: E731
     if plain(was) != plain(now):
         return f"{name.rstrip('.')} (checkpoint {was!r}, this run {now!r})"
     return None

@@ -113,7 +113,9 @@ class ActionClassifier(nn.Module):
     def accuracy(self, motions: Sequence[np.ndarray], actions: Sequence[str]) -> float:
         """Share of ``motions`` classified as their ``actions``."""
         if len(motions) != len(actions) or not motions:
-            raise MetricInputError(f"need as many actions as motions (> 0), got {len(actions)}, {len(motions)}")
+            raise MetricInputError(
+                f"need as many actions as motions (> 0), got {len(actions)}, {len(motions)}"
+            )
         return float(np.mean([p == a for p, a in zip(self.predict(motions), actions, strict=True)]))
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
@@ -219,9 +221,6 @@ def train_action_classifier(
     return result
 
 
-
-
-
 # --- action accuracy of prompts -----------------------------------------------------------------------
 PARAPHRASES = Path(__file__).resolve().parent / "paraphrases.yaml"
 
@@ -257,7 +256,9 @@ def prompt_action_accuracy(
     """
     unknown = sorted(set(prompts) - set(classifier.cfg.classes))
     if unknown:
-        raise MetricInputError(f"actions {unknown} are not classes of the classifier {classifier.cfg.classes}")
+        raise MetricInputError(
+            f"actions {unknown} are not classes of the classifier {classifier.cfg.classes}"
+        )
     texts = [p for ps in prompts.values() for p in ps]
     labels = [a for a, ps in prompts.items() for _ in ps]
     hits = np.zeros(len(texts))
@@ -265,7 +266,9 @@ def prompt_action_accuracy(
         motions = generate_fn(texts, [frames] * len(texts))
         hits += np.array([p == a for p, a in zip(classifier.predict(motions), labels, strict=True)])
     hits /= samples
-    per_action = {a: float(np.mean([h for h, b in zip(hits, labels, strict=True) if b == a])) for a in prompts}
+    per_action = {
+        a: float(np.mean([h for h, b in zip(hits, labels, strict=True) if b == a])) for a in prompts
+    }
     return {
         "action_accuracy": float(hits.mean()),
         "chance": 1.0 / len(classifier.cfg.classes),

@@ -148,9 +148,11 @@ def run_action_prompts(
 ) -> dict[str, Any]:
     """Action accuracy of the model on a prompt set (default: the packaged paraphrases), 4 s motions."""
     classifier = ActionClassifier.from_pretrained(action_classifier)
-    result = prompt_action_accuracy(model_callable("t2m", model, seed), load_prompts(prompts), classifier, samples)
+    result = prompt_action_accuracy(
+        model_callable("t2m", model, seed), load_prompts(prompts), classifier, samples
+    )
     return {"task": "actions", "model": str(model), "action_classifier": str(action_classifier),
-            "prompt_set": str(prompts) if prompts else "packaged paraphrases (motiongpt/eval/paraphrases.yaml)",
+            "prompt_set": str(prompts) if prompts else "motiongpt/eval/paraphrases.yaml (packaged)",
             "seed": seed, **result}  # fmt: skip
 
 

@@ -177,8 +177,9 @@ def load_backbone(
             if isinstance(getattr(config, "layer_types", None), list):
                 config.layer_types = config.layer_types[:keep_layers]
         with _quiet_transformers():  # the unread blocks' weights are reported as unused
-            model = cls.from_pretrained(path, config=config, dtype=dtype, local_files_only=True,
-                                        use_safetensors=True)  # never a pickled .bin
+            model = cls.from_pretrained(
+                path, config=config, dtype=dtype, local_files_only=True, use_safetensors=True
+            )  # never a pickled .bin
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: cannot load a transformers model and tokenizer: {e}") from None

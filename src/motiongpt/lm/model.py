@@ -494,7 +494,9 @@ class MotionLanguageModel(nn.Module):
             cfg = dataclasses.replace(cfg, dtype=dtype)
         weights = {"lora": ADAPTER_CONFIG, "blocks": BLOCKS_FILE, "full": "config.json"}[cfg.finetune]
         if not (directory / weights).is_file():
-            raise CheckpointError(f"{directory}: config says finetune={cfg.finetune!r} but {weights} is missing")
+            raise CheckpointError(
+                f"{directory}: config says finetune={cfg.finetune!r} but {weights} is missing"
+            )
         from transformers import AutoTokenizer
 
         try:

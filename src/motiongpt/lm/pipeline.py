@@ -26,8 +26,8 @@ import logging
 import os
 import warnings
 from collections.abc import Iterator, Sequence
-from importlib.resources import as_file, files
 from dataclasses import dataclass
+from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any, Literal
 

@@ -108,7 +108,8 @@ class LMTrainConfig(YamlConfig):
         if not isinstance(self.model, LMConfig):
             raise ConfigError(f"model must be an LMConfig mapping, got {type(self.model).__name__}")
         floats = ("lr", "lr_min", "weight_decay", "grad_clip", "embedding_lr_scale", "uncond_rate")
-        positive = ("batch_size", "accumulate", "max_steps", "max_length", "length_group", "min_frames", "max_frames",
+        positive = ("batch_size", "accumulate", "max_steps", "max_length", "length_group", "min_frames",
+                    "max_frames",
                     "val_every", "val_examples", "log_every")  # fmt: skip
         non_negative = ("warmup_steps", "val_captions", "seed", "num_workers", "num_threads")
         check_numbers(
@@ -185,8 +186,11 @@ def load_clips(
     clips = _read_clips(data, Path(tokens) / f"{split}.npz", split, cfg)
     if cfg.mirror and split == "train":
         mirrored = _read_clips(data, Path(tokens) / f"{MIRROR}.npz", split, cfg)
-        clips += [dataclasses.replace(c, name=f"M{c.name}", captions=tuple(mirror_caption(t) for t in c.captions),
-                                      content=mirror_label(c.content)) for c in mirrored]  # fmt: skip
+        clips += [
+            dataclasses.replace(c, name=f"M{c.name}", content=mirror_label(c.content),
+                                captions=tuple(mirror_caption(t) for t in c.captions))
+            for c in mirrored
+        ]  # fmt: skip
     return clips
 
 
@@ -317,8 +321,14 @@ def train_lm(
     """
     from motiongpt.lm.lit import LitLM  # lightning lives there
     from motiongpt.training import (
-        StepLoader, StepSampler, check_run_folder, is_launch_zero, make_trainer, prepare_resume,
-        quiet_other_ranks, seed_everything,
+        StepLoader,
+        StepSampler,
+        check_run_folder,
+        is_launch_zero,
+        make_trainer,
+        prepare_resume,
+        quiet_other_ranks,
+        seed_everything,
     )  # fmt: skip
 
     quiet_other_ranks()
@@ -408,8 +418,9 @@ def train_lm(
     metrics = {
         k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1
     }
-    return LMTrainResult(lm_dir, bundle_dir, last, trainer.global_step, lit.train_losses, metrics,
-                         trainer.global_rank)
+    return LMTrainResult(
+        lm_dir, bundle_dir, last, trainer.global_step, lit.train_losses, metrics, trainer.global_rank
+    )
 
 
 def _export_bundle(model: MotionLanguageModel, tok_dir: Path | None, target: Path) -> Path | None:

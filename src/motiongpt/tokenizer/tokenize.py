@@ -59,7 +59,10 @@ def clip_lengths(clips: HumanML3D) -> list[int]:
 
 @torch.no_grad()
 def encode_features(
-    model: MotionTokenizer, feats: Sequence[np.ndarray], batch_size: int = 256, device: str | torch.device = "cpu"
+    model: MotionTokenizer,
+    feats: Sequence[np.ndarray],
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
 ) -> list[np.ndarray]:
     """Raw features ``(T_i, F)`` -> tokens ``(T_i // 4,)`` int64 each (equal-length batches, no padding)."""
     unit = model.downsample_factor
@@ -166,4 +169,12 @@ def tokenize_corpus(
 MIRROR = "train.mirror"  # the token file of the mirrored train split
 
 
-__all__ = ["MIRROR", "encode_clips", "encode_features", "length_buckets", "load_tokens", "save_tokens", "tokenize_corpus"]
+__all__ = [
+    "MIRROR",
+    "encode_clips",
+    "encode_features",
+    "length_buckets",
+    "load_tokens",
+    "save_tokens",
+    "tokenize_corpus",
+]

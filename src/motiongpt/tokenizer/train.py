@@ -109,11 +109,18 @@ def train_tokenizer(
     Returns:
         ``TrainResult`` with the exported ``tokenizer_dir`` (``out/tokenizer``), the step reached and losses.
     """
-    from motiongpt.tokenizer.lit import LitTokenizer  # lightning lives there
     from motiongpt._io import atomic_dir
+    from motiongpt.tokenizer.lit import LitTokenizer  # lightning lives there
     from motiongpt.training import (
-        StepLoader, StepSampler, check_run_folder, check_same_model, is_launch_zero, make_trainer,
-        prepare_resume, quiet_other_ranks, seed_everything,
+        StepLoader,
+        StepSampler,
+        check_run_folder,
+        check_same_model,
+        is_launch_zero,
+        make_trainer,
+        prepare_resume,
+        quiet_other_ranks,
+        seed_everything,
     )  # fmt: skip
 
     out = Path(out)

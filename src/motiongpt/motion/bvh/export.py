@@ -135,7 +135,6 @@ def rig_bvh_text(
     for j, p in enumerate(parents):
         if p >= 0:
             children[p].append(j)
-    eye = np.eye(3)
     ref_local = np.stack([ref_rot[j] if p < 0 else ref_rot[p].T @ ref_rot[j] for j, p in enumerate(parents)])
 
     # translations each joint applies below its parent: position channels where it has them, else OFFSET

@@ -49,8 +49,10 @@ def _point(key: str, side: str) -> np.ndarray:
     for finger, (knuckle, direction) in _FINGERS.items():
         if key.startswith(finger):
             k = int(key[len(finger) :]) - 1  # 0 = knuckle
-            p = np.asarray(_BODY["wrist"]) + knuckle + k * _SEGMENT * np.asarray(direction) / np.linalg.norm(
-                direction
+            p = (
+                np.asarray(_BODY["wrist"])
+                + knuckle
+                + k * _SEGMENT * np.asarray(direction) / np.linalg.norm(direction)
             )
             return p * (sign, 1, 1)
     return np.asarray(_BODY[key]) * (sign, 1, 1)
