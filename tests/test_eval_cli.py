@@ -70,9 +70,9 @@ def test_train_evaluator_then_eval_t2m(tiny_corpus, tmp_path):
     assert json.loads(res.stdout)["task"] == "t2m"
 
     res = _run(*eval_t2m_quick, "--model", str(tmp_path / "lm"))
-    # the LM may not exist yet ("not available yet"); when it does, a missing bundle is a clear error
+    # a missing bundle is a clear one-line error naming the folder
     assert res.returncode == 2
-    assert "not available yet" in res.stderr or "not a MotionGPT folder" in res.stderr
+    assert "does not exist" in res.stderr and str(tmp_path / "lm") in res.stderr
 
 
 def test_eval_bad_inputs(tiny_corpus, tmp_path):

@@ -125,6 +125,9 @@ def test_timeline_bad_input(tiny):
 
 
 # --- the bundled model: seams and continuity ---------------------------------------------------------------
+REAL_P99_JOINT_SPEED = 5.99  # m/s, measured on the corpus (see the test below)
+
+
 def _speeds(joints: np.ndarray) -> np.ndarray:
     """Fastest joint's speed between consecutive frames (m/s), ``(T - 1,)``."""
     return np.linalg.norm(np.diff(joints, axis=0), axis=-1).max(-1) * 20
@@ -146,7 +149,9 @@ def test_bundled_timeline_carries_on_across_seams():
     for (_, seam), (start, end) in zip(bounds[:-1], bounds[1:], strict=True):
         near = slice(seam - 3, seam + 2)  # the frame steps around the seam
         inside = np.r_[speed[: seam - 3], speed[seam + 2 :]]
-        assert speed[near].max() <= inside.max(), f"a jump at frame {seam}"
+        # the issue's bound: no step above the segments' own fastest or the 99th percentile of real joint
+        # speeds (5.99 m/s over 50 test windows of the corpus, benchmarks/timeline.py)
+        assert speed[near].max() <= max(inside.max(), REAL_P99_JOINT_SPEED), f"a jump at frame {seam}"
         assert root_speed[near].max() <= 3.0, "the root must not jump at a seam (3 m/s is a run)"
 
 

@@ -102,7 +102,7 @@ def test_long_upload_is_cut_and_the_reply_says_so(chat, tmp_path):
         (lambda c, p: c.text_to_motion((), "a walk", seconds=12), InvalidRequestError, "seconds must be"),
         (lambda c, p: c.text_to_motion((), "a walk", seconds=float("nan")), InvalidRequestError, "seconds"),
         (lambda c, p: c.chat((), ""), InvalidRequestError, "prompt is empty"),
-        (lambda c, p: c.chat((), "walk " * 5000), InvalidRequestError, "max_prompt_tokens"),
+        (lambda c, p: c.chat((), "walk " * 5000), InvalidRequestError, "at most 600: shorten it"),
         (lambda c, p: c.describe((), None), InvalidRequestError, "upload a .bvh or .npy"),
         (lambda c, p: c.describe((), _write(p / "a.txt", "hello")), InvalidMotionError, "a.txt"),
         (lambda c, p: c.describe((), _write(p / "bad.bvh", "HIERARCHY\nROOT Hips {")), BVHError, "bad.bvh"),
