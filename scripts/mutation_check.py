@@ -284,7 +284,10 @@ def main() -> int:
             print(f"{m.name:45s} {m.file:24s} {' '.join(m.tests)}")
         return 0 if opts.list else 2
     with tempfile.TemporaryDirectory(prefix="motiongpt-mutants-") as tmp:
-        tree = Path(tmp)
+        tree = Path(tmp) / "main"
+        tree.mkdir()
+        if (ROOT.parent / "shared").is_dir():  # the real-data tests find ../shared/data beside the copy too
+            (Path(tmp) / "shared").symlink_to(ROOT.parent / "shared")
         _extract(opts.ref, tree)
         _check_imports_from(tree)
         rev = subprocess.run(
