@@ -173,9 +173,7 @@ def load_backbone(
         config = AutoConfig.from_pretrained(path, local_files_only=True)
         cls = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
         if keep_layers and not config.is_encoder_decoder and keep_layers < config.num_hidden_layers:
-            config.num_hidden_layers = keep_layers
-            if isinstance(getattr(config, "layer_types", None), list):
-                config.layer_types = config.layer_types[:keep_layers]
+            cut_config(config, keep_layers)
         with _quiet_transformers():  # the unread blocks' weights are reported as unused
             model = cls.from_pretrained(
                 path, config=config, dtype=dtype, local_files_only=True, use_safetensors=True
@@ -192,6 +190,13 @@ def load_backbone(
     if not config.is_encoder_decoder:
         tokenizer.padding_side = "left"
     return model, tokenizer
+
+
+def cut_config(config: Any, n: int) -> None:
+    """Make a decoder-only config describe only its first ``n`` blocks (in place)."""
+    config.num_hidden_layers = n
+    if isinstance(getattr(config, "layer_types", None), list):
+        config.layer_types = config.layer_types[:n]
 
 
 @contextlib.contextmanager

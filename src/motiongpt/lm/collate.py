@@ -29,11 +29,10 @@ from typing import Any
 
 import torch
 
+from motiongpt.lm.model import IGNORE
 from motiongpt.lm.tasks import Example
 
 log = logging.getLogger(__name__)
-
-IGNORE = -100
 
 
 class LMCollator:

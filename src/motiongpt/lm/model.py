@@ -40,7 +40,7 @@ from torch import nn
 
 from motiongpt._io import atomic_dir, atomic_path
 from motiongpt.errors import CheckpointError, ConfigError, InvalidRequestError
-from motiongpt.lm.backbone import is_encoder_decoder, load_backbone
+from motiongpt.lm.backbone import cut_config, is_encoder_decoder, load_backbone
 from motiongpt.lm.config import LMConfig
 from motiongpt.lm.vocab import MotionVocab
 
@@ -97,9 +97,7 @@ def _keep_layers(backbone: Any, n: int) -> None:
     if n >= len(layers):
         return
     inner.layers = layers[:n]
-    backbone.config.num_hidden_layers = n
-    if isinstance(getattr(backbone.config, "layer_types", None), list):
-        backbone.config.layer_types = backbone.config.layer_types[:n]
+    cut_config(backbone.config, n)
 
 
 def _train_blocks(backbone: Any, vocab: MotionVocab) -> None:
