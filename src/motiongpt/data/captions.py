@@ -191,6 +191,119 @@ def bandai_captions(content: str, style: str, key: str, seed: int = 0, n: int = 
     return out
 
 
+# --- Bandai Namco: wider wording for training-time caption variety ------------------------------------
+#
+# What a person types is rarely a template phrase: other verbs ("jog", "stroll"), other subjects ("a man"),
+# other sentence shapes ("walking forward", "walk forward", "a man is walking forward"). The phrases below
+# are in the base form; ``varied_caption`` conjugates them. They are used only to vary training prompts
+# (``TaskBuilder.caption_variety``); corpus captions and the evaluation's references keep the templates.
+
+CONTENT_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "walk": ("walk", "stroll forward", "walk at a normal pace", "go forward on foot", "step forward",
+             "walk in a straight line", "pace forward", "walk on"),
+    "run": ("run", "jog", "jog ahead", "run at an even pace", "run on", "go for a jog",
+            "run in a straight line", "trot forward"),
+    "dash": ("sprint", "sprint ahead", "run very fast", "race forward", "dash", "run as fast as possible",
+             "bolt forward", "run at top speed"),
+    "walk-back": ("walk backward", "move backward", "back up", "walk in reverse",
+                  "step back a few times", "retreat backward"),
+    "walk-left": ("step to the left", "sidestep to the left", "step sideways to the left",
+                  "move sideways to the left", "side-step left", "shuffle to the left", "walk sideways left"),
+    "walk-right": ("step to the right", "sidestep to the right", "step sideways to the right",
+                   "move sideways to the right", "side-step right", "shuffle to the right",
+                   "walk sideways right"),
+    "bow": ("bow", "take a bow", "bow down", "bow politely", "give a bow",
+            "bow deeply", "lean forward in a bow"),
+    "bye": ("wave goodbye", "say goodbye", "wave farewell", "wave bye", "wave someone off",
+            "say farewell with a wave"),
+    "byebye": ("wave goodbye", "say bye bye", "wave farewell", "wave bye", "say goodbye with a hand"),
+    "guide": ("show the way", "point the way", "direct someone", "point in a direction",
+              "gesture toward a direction", "lead someone with a gesture", "guide a visitor"),
+    "respond": ("respond", "reply with a gesture", "acknowledge someone",
+                "react to someone", "nod and gesture in reply"),
+    "call": ("call someone", "call someone over", "wave someone over", "beckon", "call out",
+             "signal someone to come", "gesture for someone to come"),
+    "punch": ("punch", "throw a punch", "punch the air", "jab", "hit with a fist", "box",
+              "throw a straight punch"),
+    "kick": ("kick", "kick the air", "do a kick", "kick out a leg", "throw a kick", "kick something",
+             "do a high kick"),
+    "slash": ("slash", "swing an arm", "swing a blade", "slash the air", "chop with the arm",
+              "cut with a sword", "strike sideways with the arm"),
+    "dance-long": ("dance", "dance around", "do a dance", "dance to music", "bust a move", "perform a dance"),
+    "dance-short": ("dance", "dance a bit", "do a quick dance", "dance to music", "do a dance move"),
+    "walk-turn-left": ("walk and turn left", "turn left", "walk then turn to the left",
+                       "walk forward and make a left turn", "walk and veer left", "go forward and turn left"),
+    "walk-turn-right": ("walk and turn right", "turn right", "walk then turn to the right",
+                        "walk forward and make a right turn", "walk and veer right",
+                        "go forward and turn right"),
+    "wave-both-hands": ("wave both hands", "wave with both arms", "wave both arms over the head",
+                        "wave two hands", "wave hello with both hands", "wave both hands in the air"),
+    "wave-left-hand": ("wave the left hand", "wave with the left hand", "wave hello with the left hand",
+                       "wave the left arm", "give a wave with the left hand"),
+    "wave-right-hand": ("wave the right hand", "wave with the right hand", "wave hello with the right hand",
+                        "wave the right arm", "give a wave with the right hand"),
+    "raise-up-both-hands": ("raise both hands", "raise both arms", "put both hands in the air",
+                            "lift both arms", "hold both hands up", "throw both arms up"),
+    "raise-up-left-hand": ("raise the left hand", "raise the left arm", "put the left hand in the air",
+                           "lift the left arm", "hold the left hand up"),
+    "raise-up-right-hand": ("raise the right hand", "raise the right arm", "put the right hand in the air",
+                            "lift the right arm", "hold the right hand up"),
+}
+
+EXTRA_SUBJECTS = ("a man", "a woman", "a guy", "somebody", "the character", "an actor", "a performer")
+
+# Verbs whose final consonant doubles before -ing ("run" -> "running").
+_DOUBLING = frozenset("run jog step sidestep hop skip swim jab hit cut bob trot chop put get sit set nod".split())
+
+
+def gerund(verb: str) -> str:
+    """``"walk" -> "walking"``, ``"wave" -> "waving"``, ``"run" -> "running"``, ``"side-step"`` kept hyphenated."""
+    head, dash, tail = verb.rpartition("-")
+    if dash:
+        return head + dash + gerund(tail)
+    if verb in _DOUBLING:
+        return verb + verb[-1] + "ing"
+    if verb.endswith("ie"):
+        return verb[:-2] + "ying"
+    if verb.endswith("e") and not verb.endswith("ee"):
+        return verb[:-1] + "ing"
+    return verb + "ing"
+
+
+def varied_caption(content: str, style: str | None, rng: np.random.Generator) -> str:
+    """A caption for a Bandai Namco clip in wider wording than ``bandai_captions``' templates.
+
+    The action comes from ``CONTENT_SYNONYMS`` (or a template phrase), the subject from ``SUBJECTS`` +
+    ``EXTRA_SUBJECTS``, the shape from: ``"a man jogs ahead"``, ``"a man is jogging ahead"``,
+    ``"jogging ahead"``, ``"jog ahead"``; the style's adverbial is kept in two cases of three.
+
+    Raises:
+        KeyError: an unknown content label.
+    """
+    if content not in CONTENT_SYNONYMS:
+        raise KeyError(f"no caption vocabulary for Bandai Namco content {content!r}")
+    advs = STYLE_PHRASES.get(style or "normal", ((),))[0]
+    adv = advs[rng.integers(len(advs))] if advs and rng.random() < 2 / 3 else ""
+    subjects = SUBJECTS + EXTRA_SUBJECTS
+    subject = subjects[rng.integers(len(subjects))]
+    if rng.random() < 0.25:  # a template phrase under a new subject
+        phrases = CONTENT_PHRASES[content]
+        return f"{subject} {phrases[rng.integers(len(phrases))]}{_join_adverbial(adv)}"
+    synonyms = CONTENT_SYNONYMS[content]
+    verb, _, rest = synonyms[rng.integers(len(synonyms))].partition(" ")
+    rest = f" {rest}" if rest else ""
+    shape = rng.integers(4)
+    if shape == 0:
+        text = f"{subject} {third_person(verb)}{rest}"
+    elif shape == 1:
+        text = f"{subject} is {gerund(verb)}{rest}"
+    elif shape == 2:
+        text = f"{gerund(verb)}{rest}"
+    else:
+        text = f"{verb}{rest}"
+    return text + _join_adverbial(adv)
+
+
 # --- CMU: real descriptions wrapped into sentences ------------------------------------------------------
 
 CATEGORY_CLAUSES: dict[str, str] = {

@@ -41,7 +41,7 @@ REQUIRED_TASKS = (
     "t2t_rephrase", "t2t_steps", "t2t_count",
     "pred", "inbetween",
     "edit_style", "edit_faster", "edit_slower", "edit_other_side",
-    "chat_describe", "chat_greet",
+    "chat_describe", "chat_greet", "chat_new_request",
 )  # fmt: skip
 
 #: Placeholder names (``<Name_Placeholder>`` in the text) and what fills them.

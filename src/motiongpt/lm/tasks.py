@@ -19,7 +19,8 @@ Tasks (names as in the templates):
   content and another style; the same style and a faster / slower gait: walk -> run -> dash; the same
   style and the mirrored action: wave-left-hand -> wave-right-hand).
 - ``chat_describe`` (after a t2m turn, "describe it" -> the caption) and ``chat_greet`` (a greeting,
-  alone or after a motion turn -> a short text reply): chat turns that must be answered in words.
+  alone or after a motion turn -> a short text reply): chat turns that must be answered in words;
+  ``chat_new_request`` (after a t2m turn, a new request -> its motion, not an edit of the first).
 - ``motion_lm``, ``text_lm`` (stage-2 unsupervised data): a motion token sequence or a text, either
   whole (next-token prediction; decoder-only models) or span-corrupted with sentinel tokens (T5).
 
@@ -41,7 +42,7 @@ from typing import Literal
 
 import numpy as np
 
-from motiongpt.data.captions import mirror_label, split_description
+from motiongpt.data.captions import CONTENT_SYNONYMS, mirror_label, split_description, varied_caption
 from motiongpt.data.humanml3d import Caption, read_split, read_texts
 from motiongpt.data.instructions import InstructionSet, fill
 from motiongpt.errors import ConfigError, CorpusError
@@ -196,6 +197,9 @@ class TaskBuilder:
         texts: extra motion descriptions (CMU) for ``t2t_steps``, ``t2t_count`` and ``text_lm``.
         canonical: always use each task's first prompt and answer (stage 2) instead of random ones.
         sentinels: span-corruption sentinel strings (``<extra_id_0>``...); empty = next-token examples.
+        caption_variety: share of text->motion prompts of labelled (Bandai Namco) clips whose caption is
+            drawn afresh in wider wording (:func:`motiongpt.data.captions.varied_caption`) instead of
+            from the clip's templated captions.
     """
 
     templates: InstructionSet
@@ -204,6 +208,7 @@ class TaskBuilder:
     texts: Sequence[str] = ()
     canonical: bool = False
     sentinels: Sequence[str] = ()
+    caption_variety: float = 0.0
     _eligible: dict[str, list] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -234,6 +239,7 @@ class TaskBuilder:
         "pred": "pred", "inbetween": "inbetween", "edit_style": "edit_style", "edit_faster": "edit_faster",
         "edit_slower": "edit_slower", "edit_other_side": "edit_other_side", "motion_lm": "motion",
         "text_lm": "lm_text", "chat_describe": "captioned", "chat_greet": "captioned",
+        "chat_new_request": "captioned",
     }  # fmt: skip
 
     @property
@@ -269,6 +275,12 @@ class TaskBuilder:
         prompt, answer = self.templates[task].sample(rng, self.canonical)
         return fill(prompt, values), fill(answer, values)
 
+    def _caption(self, clip: TokenClip, rng: random.Random) -> str:
+        """A caption for a prompt about ``clip``: one of its own, or (``caption_variety``) a varied one."""
+        if clip.content in CONTENT_SYNONYMS and self.caption_variety and rng.random() < self.caption_variety:
+            return varied_caption(clip.content, clip.style, np.random.default_rng(rng.getrandbits(64)))
+        return rng.choice(clip.captions)
+
     def _motion(self, tokens: np.ndarray) -> str:
         return self.vocab.motion_to_text(tokens)
 
@@ -283,16 +295,16 @@ class TaskBuilder:
     # text -> motion
     def _t2m(self, clip: TokenClip, rng: random.Random) -> Example:
         return self._ex(
-            "t2m", clip, rng, {"Caption": rng.choice(clip.captions), "Motion": self._motion(clip.tokens)}
+            "t2m", clip, rng, {"Caption": self._caption(clip, rng), "Motion": self._motion(clip.tokens)}
         )
 
     def _t2m_frames(self, clip: TokenClip, rng: random.Random) -> Example:
-        v = {"Caption": rng.choice(clip.captions), "Motion": self._motion(clip.tokens),
+        v = {"Caption": self._caption(clip, rng), "Motion": self._motion(clip.tokens),
              "Frame": frames_text(clip.n_tokens)}  # fmt: skip
         return self._ex("t2m_frames", clip, rng, v)
 
     def _t2m_seconds(self, clip: TokenClip, rng: random.Random) -> Example:
-        v = {"Caption": rng.choice(clip.captions), "Motion": self._motion(clip.tokens),
+        v = {"Caption": self._caption(clip, rng), "Motion": self._motion(clip.tokens),
              "Second": seconds_text(clip.n_tokens)}  # fmt: skip
         return self._ex("t2m_seconds", clip, rng, v)
 
@@ -367,6 +379,12 @@ class TaskBuilder:
         first = self._t2m(clip, rng)
         history = ((first.prompt, first.answer),) if rng.random() < 0.3 else ()
         return self._ex("chat_greet", None, rng, {}, history=history)
+
+    def _chat_new_request(self, clip: TokenClip, rng: random.Random) -> Example:
+        """After a motion turn about another clip, a new request ("Now a person kicks.") -> its motion."""
+        first = self._t2m(self.clips[rng.choice(self._eligible["captioned"])], rng)
+        values = {"Caption": self._caption(clip, rng), "Motion": self._motion(clip.tokens)}
+        return self._ex("chat_new_request", clip, rng, values, history=((first.prompt, first.answer),))
 
     # unsupervised data
     def _motion_lm(self, clip: TokenClip, rng: random.Random) -> Example:
