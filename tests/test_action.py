@@ -117,3 +117,13 @@ def test_cli_train_action_and_eval_actions(tmp_path, tiny_dirs):
     done = subprocess.run([*MOTIONGPT_CLI, "eval", "--task", "actions", "--model", str(bundle)],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 2 and "--action-classifier" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_independent_paraphrase_set_covers_every_action():
+    from motiongpt.eval.action import INDEPENDENT_PARAPHRASES
+
+    prompts = load_prompts(INDEPENDENT_PARAPHRASES)
+    assert set(prompts) == {action_of(c) for c in CONTENT_PHRASES}
+    assert all(len(v) == 3 for v in prompts.values())
+    texts = [t for v in prompts.values() for t in v]
+    assert len(set(texts)) == len(texts) == 69

@@ -78,3 +78,49 @@ def test_pos_tokens_follow_humanml3d() -> None:
     assert "left/ADJ" in tags[1] or "left/NOUN" in tags[1]  # "left" is never lemmatised to "leave"
     assert all(re.fullmatch(r"[a-z]+/[A-Z]+", t) for tok in tags for t in tok)
     assert pos_tag([]) == []
+
+
+def test_gerund_spelling() -> None:
+    from motiongpt.data.captions import gerund
+
+    cases = {"walk": "walking", "wave": "waving", "run": "running", "jog": "jogging", "put": "putting",
+             "tie": "tying", "see": "seeing", "side-step": "side-stepping", "bow": "bowing"}  # fmt: skip
+    assert {v: gerund(v) for v in cases} == cases
+
+
+def test_varied_captions_cover_every_label_and_vary_their_shape() -> None:
+    import numpy as np
+
+    from motiongpt.data.captions import CONTENT_SYNONYMS, EXTRA_SUBJECTS, varied_caption
+
+    assert set(CONTENT_SYNONYMS) == set(CONTENT_PHRASES)
+    rng = np.random.default_rng(0)
+    caps = [varied_caption("walk-left", "tired", rng) for _ in range(300)]
+    assert all("left" in c for c in caps)  # the side is never lost
+    assert len(set(caps)) > 100
+    assert any(c.split(" ", 1)[0].endswith("ing") for c in caps)  # "stepping to the left"
+    assert any(" is " in c for c in caps)  # "a man is stepping to the left"
+    assert any(c.startswith(("step ", "sidestep ", "move ", "shuffle ", "walk ")) for c in caps)  # imperative
+    assert any(c.startswith(EXTRA_SUBJECTS) for c in caps)
+    assert any(a in c for c in caps for a in ("wearily", "tired"))  # the style is kept in most
+    assert not any(c.startswith(("a person wals", "puting")) for c in caps)
+    again = np.random.default_rng(0)
+    assert caps == [varied_caption("walk-left", "tired", again) for _ in range(300)]
+    with pytest.raises(KeyError, match="cartwheel"):
+        varied_caption("cartwheel", None, rng)
+
+
+def test_varied_vocabulary_stays_out_of_the_paraphrase_set() -> None:
+    """The evaluation's paraphrases use no multi-word phrase the training vocabulary can produce."""
+    from motiongpt.data.captions import CONTENT_SYNONYMS, gerund
+    from motiongpt.eval.action import load_prompts
+
+    phrases = set()
+    for synonyms in CONTENT_SYNONYMS.values():
+        for p in synonyms:
+            verb, _, rest = p.partition(" ")
+            if rest:
+                phrases |= {p, f"{third_person(verb)} {rest}", f"{gerund(verb)} {rest}"}
+    for texts in load_prompts().values():
+        for text in texts:
+            assert not [p for p in phrases if p in text], text

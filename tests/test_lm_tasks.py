@@ -255,3 +255,31 @@ def test_cmu_descriptions_from_the_shared_data():
     assert len(texts) > 1000 and "walk" not in texts
     assert "playground - forward jumps, turn around" in texts
     assert sum(len(action_steps(t)) >= 2 for t in texts) > 100  # t2t_steps / t2t_count have data
+
+
+def test_caption_variety_rewords_labelled_clips_only():
+    clips = _clips()
+    plain = TaskBuilder(load_instructions(), VOCAB, clips, TEXTS, canonical=True)
+    varied = TaskBuilder(load_instructions(), VOCAB, clips, TEXTS, canonical=True, caption_variety=1.0)
+    own = {c for clip in clips for c in clip.captions}
+    labelled = [c for c in clips if c.content]
+    rng = random.Random(0)
+    for clip in labelled:
+        assert plain.build("t2m", clip, rng).prompt in own
+        prompts = {varied.build("t2m", clip, rng).prompt for _ in range(10)}
+        assert not prompts & own and len(prompts) > 3, prompts
+        side = "left" if "left" in clip.content else "right" if "right" in clip.content else None
+        assert side is None or all(side in p for p in prompts)
+    unlabelled = clips[0]
+    assert varied.build("t2m", unlabelled, rng).prompt in unlabelled.captions
+
+
+def test_new_request_after_a_motion_answers_the_new_caption(builder):
+    rng = random.Random(0)
+    by_tokens = {VOCAB.motion_to_text(c.tokens): c for c in builder.clips}
+    for _ in range(20):
+        ex = builder.sample("chat_new_request", rng)
+        ((first_prompt, first_answer),) = ex.history
+        assert VOCAB.parse(first_answer) and ex.kind == "motion"
+        target = by_tokens[VOCAB.motion_to_text(VOCAB.parse(ex.answer)[0])]
+        assert any(c in ex.prompt for c in target.captions), (ex.prompt, target.captions)

@@ -223,6 +223,9 @@ def train_action_classifier(
 
 # --- action accuracy of prompts -----------------------------------------------------------------------
 PARAPHRASES = Path(__file__).resolve().parent / "paraphrases.yaml"
+#: A second set, written by an annotator who saw only the action names and one-line descriptions (not the
+#: training vocabulary nor the first set): how people type, template phrases included where they came.
+INDEPENDENT_PARAPHRASES = PARAPHRASES.with_name("paraphrases_independent.yaml")
 
 
 def load_prompts(path: str | os.PathLike | None = None) -> dict[str, list[str]]:
@@ -282,6 +285,7 @@ def prompt_action_accuracy(
 
 __all__ = [
     "ACTIONS",
+    "INDEPENDENT_PARAPHRASES",
     "ActionClassifier",
     "ActionClassifierConfig",
     "action_of",
