@@ -43,6 +43,15 @@ def test_lightning_resumes_with_weights_only() -> None:
     assert not bad, f"trainer.fit without weights_only=True: {bad}"
 
 
+def test_every_trainer_checkpoint_save_says_what_it_keeps() -> None:
+    # Lightning logs "`weights_only` was not set, defaulting to `False`" for a save without it; ours keep
+    # the full state (optimiser, loops, callbacks), which --resume needs
+    saves = list(_calls("trainer.save_checkpoint"))
+    assert saves, "the check would find trainer.save_checkpoint calls"
+    bad = [(str(f), line) for f, line, c in saves if _keyword(c, "weights_only") is not False]
+    assert not bad, f"trainer.save_checkpoint without weights_only=False: {bad}"
+
+
 def test_yaml_only_safe_and_numpy_never_unpickles_and_no_plain_pickle() -> None:
     for path in SOURCES:
         text = path.read_text(encoding="utf-8")

@@ -413,7 +413,7 @@ def train_lm(
     trainer.fit(lit, train_dataloaders=loader, val_dataloaders=val_loader, ckpt_path=ckpt, weights_only=True)
 
     last = out / "checkpoints" / "last.ckpt"
-    trainer.save_checkpoint(last)  # the final state, whatever the validation interval
+    trainer.save_checkpoint(last, weights_only=False)  # the full final state, whatever val_every is
     lm_dir, bundle_dir = out / "lm", None
     if trainer.is_global_zero:
         model.cpu().eval()
