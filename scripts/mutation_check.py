@@ -140,8 +140,8 @@ MUTATIONS = [
     Mutation(
         "foot_contact_inverted",
         "motion/features.py",
-        "contact = ((step**2).sum(-1) < FOOT_CONTACT_THRESHOLD)",
-        "contact = ((step**2).sum(-1) > FOOT_CONTACT_THRESHOLD)",
+        'contact = (step2.index_select(-1, c["feet"]) < FOOT_CONTACT_THRESHOLD)',
+        'contact = (step2.index_select(-1, c["feet"]) > FOOT_CONTACT_THRESHOLD)',
         ("tests/test_features.py",),
     ),
     Mutation(
@@ -154,8 +154,8 @@ MUTATIONS = [
     Mutation(
         "features_to_joints_yaw_sign",
         "motion/features.py",
-        "joints = rotate_y(ric, -yaw[..., None]) + root_xz[..., None, :]",
-        "joints = rotate_y(ric, yaw[..., None]) + root_xz[..., None, :]",
+        "s = F.pad(s, (1, 0))[..., None]",  # the body turned by +yaw (the root path keeps -yaw)
+        "s = -F.pad(s, (1, 0))[..., None]",
         ("tests/test_features.py",),
     ),
     Mutation(
@@ -200,7 +200,7 @@ MUTATIONS = [
         "eval/protocol.py",
         "rp = metrics.r_precision(text_emb[order], motion_emb[order], 3, batch)",
         "rp = metrics.r_precision(text_emb, motion_emb, 3, batch)",
-        ("tests/test_eval_protocol.py::test_t2m_ground_truth_generator_matches_reference",),
+        ("tests/test_eval_distinct_r_precision.py",),
     ),
     # --- web UI session -------------------------------------------------------------------------------
     Mutation(
