@@ -73,3 +73,25 @@ def test_bad_inputs_raise(norm, tmp_path):
     np.save(tmp_path / "Std.npy", np.zeros(FEATURE_DIM))
     with pytest.raises(CorpusError, match="std must be > 0"):
         Normalizer.load(tmp_path)
+
+
+def test_tokenizer_and_evaluator_normalise_as_the_normalizer(norm):
+    """One normalisation: the modules' buffers give what ``Normalizer`` gives, and reject what it rejects."""
+    from conftest import tiny_evaluator_config
+    from motiongpt.eval.evaluator import T2MEvaluator
+    from motiongpt.tokenizer.config import VQConfig
+    from motiongpt.tokenizer.model import MotionTokenizer
+
+    x = np.random.default_rng(2).normal(size=(2, 8, FEATURE_DIM)).astype(np.float32)
+    tiny = VQConfig(width=32, code_dim=32, codebook_size=16, depth=2)
+    tokenizer = MotionTokenizer(tiny, mean=norm.mean, std=norm.std)
+    evaluator = T2MEvaluator(tiny_evaluator_config(), norm.mean, norm.std)
+    for module in (tokenizer, evaluator):
+        z = module.normalize(torch.from_numpy(x))
+        np.testing.assert_allclose(z.numpy(), norm.normalize(x), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(module.denormalize(z).numpy(), x, rtol=1e-5, atol=1e-5)
+    bad_std = np.r_[np.ones(FEATURE_DIM - 1), 0.0]
+    with pytest.raises(InvalidMotionError, match=r"std must be > 0.*\[262\]"):
+        MotionTokenizer(tiny, mean=norm.mean, std=bad_std)
+    with pytest.raises(InvalidMotionError, match=r"mean must have shape \(263,\), got \(4,\)"):
+        T2MEvaluator(tiny_evaluator_config(), np.zeros(4), None)

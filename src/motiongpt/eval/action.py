@@ -32,6 +32,7 @@ from torch import nn
 from motiongpt._io import atomic_dir
 from motiongpt.config import YamlConfig, check_numbers
 from motiongpt.errors import CheckpointError, CorpusError, MetricInputError
+from motiongpt.motion.normalizer import NormalizerBuffers
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def pooled(features: np.ndarray) -> np.ndarray:
     return np.concatenate([x.mean(0), x.std(0), np.abs(np.diff(x, axis=0)).mean(0)])
 
 
-class ActionClassifier(nn.Module):
+class ActionClassifier(NormalizerBuffers, nn.Module):
     """Pooled-feature MLP over ``cfg.classes``; ``mean``/``std`` normalise raw features (buffers)."""
 
     def __init__(self, cfg: ActionClassifierConfig, mean: np.ndarray, std: np.ndarray) -> None:
@@ -86,8 +87,7 @@ class ActionClassifier(nn.Module):
         if len(cfg.classes) < 2:
             raise ValueError(f"need at least two classes, got {cfg.classes}")
         self.cfg = cfg
-        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
-        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).clamp(min=1e-6))
+        self.init_normalizer(cfg.feature_dim, mean, np.maximum(np.asarray(std, np.float32), 1e-6))
         self.mlp = nn.Sequential(
             nn.Linear(3 * cfg.feature_dim, cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout),
             nn.Linear(cfg.hidden, len(cfg.classes)),
@@ -95,8 +95,8 @@ class ActionClassifier(nn.Module):
 
     def embed(self, motions: Sequence[np.ndarray]) -> torch.Tensor:
         """Raw features ``[(T_i, F)]`` -> pooled ``(B, 3F)``."""
-        mean, std = self.mean.numpy(), self.std.numpy()
-        return torch.from_numpy(np.stack([pooled((np.asarray(m) - mean) / std) for m in motions]))
+        normed = [self.normalize(torch.from_numpy(np.array(m))).numpy() for m in motions]  # (T_i, F) each
+        return torch.from_numpy(np.stack([pooled(x) for x in normed]))
 
     def forward(self, pooled_x: torch.Tensor) -> torch.Tensor:
         """``(B, 3F)`` -> logits ``(B, C)``."""

@@ -31,6 +31,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from motiongpt.config import YamlConfig, check_choice, check_numbers
 from motiongpt.errors import CheckpointError, ConfigError
 from motiongpt.eval.word_vectors import N_POS, WordVectors
+from motiongpt.motion.normalizer import NormalizerBuffers
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +188,7 @@ class MotionEncoderBiGRUCo(_BiGRUCo):
 # --- the evaluator ------------------------------------------------------------------------------------
 
 
-class T2MEvaluator(nn.Module):
+class T2MEvaluator(NormalizerBuffers, nn.Module):
     """Text and motion encoders into a shared space; normalisation statistics are buffers.
 
     Args:
@@ -205,13 +206,7 @@ class T2MEvaluator(nn.Module):
         self.motion_encoder = MotionEncoderBiGRUCo(
             cfg.dim_movement_latent, cfg.dim_motion_hidden, cfg.dim_coemb
         )
-        mean = np.zeros(cfg.feature_dim, np.float32) if mean is None else np.asarray(mean, np.float32)
-        std = np.ones(cfg.feature_dim, np.float32) if std is None else np.asarray(std, np.float32)
-        for name, v in (("mean", mean), ("std", std)):
-            if v.shape != (cfg.feature_dim,):
-                raise ValueError(f"{name} must have shape ({cfg.feature_dim},), got {v.shape}")
-        self.register_buffer("mean", torch.from_numpy(mean.copy()))
-        self.register_buffer("std", torch.from_numpy(std.copy()))
+        self.init_normalizer(cfg.feature_dim, mean, std)  # buffers mean, std (identity when not given)
         self._words: WordVectors | None = None
 
     # -- encoders on tensors --
@@ -228,7 +223,7 @@ class T2MEvaluator(nn.Module):
         """
         if torch.any(lengths % self.cfg.unit_length) or torch.any(lengths < self.cfg.unit_length):
             raise ValueError(f"lengths must be positive multiples of 4, got {lengths.tolist()}")
-        x = (features - self.mean) / self.std  # (B, T, F)
+        x = self.normalize(features)  # (B, T, F)
         # as in T2M, frames past a motion's length are zeros *after* normalisation
         valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None].to(x.device)  # (B, T)
         x = x[..., : self.cfg.dim_motion_input] * valid[..., None]

@@ -19,6 +19,7 @@ from torch import nn
 
 from motiongpt._io import atomic_path
 from motiongpt.errors import CheckpointError, ConfigError, InvalidMotionError
+from motiongpt.motion.normalizer import NormalizerBuffers
 from motiongpt.tokenizer.config import VQConfig
 from motiongpt.tokenizer.decoder import Decoder
 from motiongpt.tokenizer.encoder import Encoder
@@ -41,7 +42,7 @@ class VQOutput:
     perplexity: torch.Tensor  # exp(entropy) of this batch's code histogram
 
 
-class MotionTokenizer(nn.Module):
+class MotionTokenizer(NormalizerBuffers, nn.Module):
     """VQ-VAE over normalised ``(B, T, F)`` features; the dataset mean/std are buffers (``mean``, ``std``).
 
     ``encode(x (B, T, F)) -> indices (B, T // 4)`` (trailing ``T % 4`` frames are dropped);
@@ -61,30 +62,7 @@ class MotionTokenizer(nn.Module):
         self.encoder = Encoder(cfg)
         self.quantizer = Quantizer(cfg)
         self.decoder = Decoder(cfg)
-        self.register_buffer("mean", torch.zeros(cfg.feature_dim))
-        self.register_buffer("std", torch.ones(cfg.feature_dim))
-        if mean is not None or std is not None:
-            self.set_normalizer(mean, std)
-
-    # --- normaliser -----------------------------------------------------------------------------------
-
-    def set_normalizer(self, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor) -> None:
-        """Store the dataset statistics (``(F,)`` each) used by ``normalize`` / ``denormalize``."""
-        for name, value in (("mean", mean), ("std", std)):
-            t = torch.as_tensor(np.asarray(value) if not torch.is_tensor(value) else value).float()
-            if t.shape != (self.cfg.feature_dim,):
-                raise ValueError(f"{name} must have shape ({self.cfg.feature_dim},), got {tuple(t.shape)}")
-            if not torch.isfinite(t).all() or (name == "std" and (t <= 0).any()):
-                raise ValueError(f"{name} must be finite{' and > 0' if name == 'std' else ''}")
-            getattr(self, name).copy_(t)
-
-    def normalize(self, features: torch.Tensor) -> torch.Tensor:
-        """Raw ``(..., F)`` -> normalised."""
-        return (features - self.mean) / self.std
-
-    def denormalize(self, features: torch.Tensor) -> torch.Tensor:
-        """Normalised ``(..., F)`` -> raw."""
-        return features * self.std + self.mean
+        self.init_normalizer(cfg.feature_dim, mean, std)  # buffers mean, std; normalize / denormalize
 
     # --- model ----------------------------------------------------------------------------------------
 
@@ -141,7 +119,7 @@ class MotionTokenizer(nn.Module):
         """Normalised ``(B, T, F)`` -> token indices ``(B, T // 4)`` (int64). Never updates the codebook."""
         x = self._check_features(x)
         z = self._encode_latent(x)  # (B, N, D)
-        _, indices, _ = self.quantizer.vq(z, freeze_codebook=True)
+        _, indices = self.quantizer.nearest(z)  # (B, N)
         return indices
 
     @torch.no_grad()

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from motiongpt.data.humanml3d import HumanML3D
 from motiongpt.errors import CorpusError
+from motiongpt.motion.normalizer import Normalizer
 from motiongpt.tokenizer.config import TrainConfig
 from motiongpt.tokenizer.model import MotionTokenizer
 from motiongpt.tokenizer.tokenize import clip_lengths
@@ -40,7 +41,7 @@ class RandomWindows(Dataset):
         self, clips: HumanML3D, window: int, mean: np.ndarray, std: np.ndarray, seed: int = 0
     ) -> None:
         self.clips, self.window, self.seed = clips, window, seed
-        self.mean, self.std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+        self.normalizer = Normalizer(mean, std)
         self.lengths = clip_lengths(clips)
         self.keep = [i for i, n in enumerate(self.lengths) if n >= window]
         self._order: tuple[int, np.ndarray] = (-1, np.zeros(0, np.int64))
@@ -56,7 +57,7 @@ class RandomWindows(Dataset):
         crop = np.random.default_rng([self.seed, epoch, k, 1])
         start = int(crop.integers(0, self.lengths[idx] - self.window + 1))
         feats = self.clips[idx].features[start : start + self.window]
-        return torch.from_numpy((feats - self.mean) / self.std)  # (window, F)
+        return torch.from_numpy(self.normalizer.normalize(feats))  # (window, F) float32
 
 
 def first_windows(
@@ -70,7 +71,7 @@ def first_windows(
         raise CorpusError(f"{clips!r}: no clip has at least window={window} frames")
     picks = [eligible[int(j)] for j in np.linspace(0, len(eligible) - 1, min(limit, len(eligible)))]
     feats = np.stack([clips[i].features[:window] for i in dict.fromkeys(picks)])
-    return torch.from_numpy((feats - np.float32(mean)) / np.float32(std)).float()
+    return torch.from_numpy(Normalizer(mean, std).normalize(feats)).float()
 
 
 @dataclass
