@@ -78,7 +78,8 @@ def _lm_stage(name: str, data: str, tokens: str, batch_size: int) -> tuple[Any, 
     from motiongpt.lm.collate import LMCollator
     from motiongpt.lm.lit import LitLM
     from motiongpt.lm.model import MotionLanguageModel
-    from motiongpt.lm.tasks import TaskBuilder, TaskSampler, read_manifest
+    from motiongpt.data.manifest import read_manifest
+    from motiongpt.lm.tasks import TaskBuilder, TaskSampler
     from motiongpt.lm.train import LengthGrouped, LMTrainConfig, _sentinels, load_clips
     from motiongpt.training import StepLoader, StepSampler
 
@@ -86,9 +87,7 @@ def _lm_stage(name: str, data: str, tokens: str, batch_size: int) -> tuple[Any, 
     if batch_size:
         cfg = dataclasses.replace(cfg, batch_size=batch_size)
     model = MotionLanguageModel(cfg.model).train()
-    manifest = read_manifest(data)
-    texts = sorted({e["description"] for e in manifest.values()
-                    if e.get("split") == "train" and e.get("description")})  # fmt: skip
+    texts = read_manifest(data).descriptions("train")
     clips = load_clips(data, tokens, "train", cfg)
     builder = TaskBuilder(load_instructions(cfg.templates or None), model.vocab, clips, texts,
                           cfg.canonical_templates, _sentinels(model, cfg.motion_objective))  # fmt: skip

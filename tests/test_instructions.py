@@ -72,3 +72,18 @@ def test_validation_errors_name_the_problem(tmp_path):
         load_instructions(_write(tmp_path, "t2m: [unclosed"), required=())
     with pytest.raises(ConfigError, match="not found"):
         load_instructions(tmp_path / "nope")
+
+
+def test_template_answer_kind_must_match_the_task_registry(tmp_path):
+    from motiongpt.data.tasks import TASKS
+
+    ins = load_instructions()
+    for name in REQUIRED_TASKS:
+        assert ins[name].answer_kind == TASKS[name].answer, name
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "m2t:\n  answer_kind: motion\n  prompt_placeholders: [Motion]\n  answer_placeholders: [Motion]\n"
+        "  prompts: ['<Motion_Placeholder>']\n  answers: ['<Motion_Placeholder>']\n"
+    )
+    with pytest.raises(ConfigError, match="'m2t': answer_kind must be 'text'"):
+        load_instructions(bad, required=())

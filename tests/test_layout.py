@@ -59,3 +59,68 @@ def test_shared_modules_import_no_stage() -> None:
         if path.exists():
             stages = {_stage(m) for m in _imports(path)} - {None} - SHARED
             assert not stages, f"{name}.py imports stage modules {stages}"
+
+
+# --- one owner for each piece of knowledge (issue 15) ---------------------------------------------------
+def _module(path: Path) -> str:
+    return str(path.relative_to(PACKAGE))
+
+
+def _defined(path: Path) -> set[str]:
+    """Names a module defines at top level (functions, classes, assigned names)."""
+    out = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            out.add(node.name)
+        elif isinstance(node, ast.Assign):
+            out |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            out.add(node.target.id)
+    return out
+
+
+ALL_SOURCES = sorted(PACKAGE.rglob("*.py"))
+OWNERS = {
+    # the task registry
+    "TaskSpec": "data/tasks.py", "POOLS": "data/tasks.py", "UNCONDITIONAL_TASK": "data/tasks.py",
+    # the corpus format
+    "CorpusManifest": "data/manifest.py", "read_manifest": "data/manifest.py", "MANIFEST": "data/manifest.py",
+    "TokenClip": "data/humanml3d.py", "read_token_clips": "data/humanml3d.py",
+    "item_name": "data/humanml3d.py", "clip_of": "data/humanml3d.py",
+    # the text contract between training and inference
+    "Encoded": "lm/model.py", "seconds_text": "lm/tasks.py", "frames_text": "lm/tasks.py",
+    "inbetween_text": "lm/tasks.py", "masked_motion_text": "lm/tasks.py",
+}  # fmt: skip
+GONE = {"_POOL", "PRETRAIN_MIXTURE", "_FALLBACK_PROMPTS", "_item_name", "_templated_share"}  # copies removed
+
+
+@pytest.mark.parametrize("path", ALL_SOURCES, ids=_module)
+def test_each_piece_of_knowledge_is_defined_by_its_owner_only(path: Path) -> None:
+    defined = _defined(path)
+    for name, owner in OWNERS.items():
+        assert name not in defined or _module(path) == owner, f"{_module(path)}: {name} is {owner}'s"
+    assert not defined & GONE, f"{_module(path)} defines {sorted(defined & GONE)} again"
+    nodes = list(ast.walk(ast.parse(path.read_text(encoding="utf-8"))))
+    if _module(path) != "data/manifest.py":  # every reader of corpus.json goes through data/manifest.py
+        assert not [n for n in nodes if isinstance(n, ast.Constant) and n.value == "corpus.json"], path
+    if _module(path) != "data/tasks.py":  # the registry: REQUIRED_TASKS & co. are derived, not listed
+        for node in nodes:
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id in {"REQUIRED_TASKS", "GUIDED_TASKS", "PAIR_TASKS"}
+                for t in node.targets
+            ):
+                assert not isinstance(node.value, ast.Tuple | ast.List | ast.Set), f"{path}: a task list copy"
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "lm").glob("*.py")), ids=_module)
+def test_only_the_model_tokenises_prompts_and_answers(path: Path) -> None:
+    """The special-token rule and the prompt/answer ids live in lm/model.py (``MotionLanguageModel
+    .encode``); the collator and generation call it instead of tokenising themselves."""
+    if path.name == "model.py":
+        return
+    private = {"_uses_chat_template", "_answer_ids", "_prompt_ids", "_check_prompt"}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Attribute):
+            assert node.attr not in private, f"{path.name} uses the model's private {node.attr}"
+        if path.name in ("collate.py", "generation.py") and isinstance(node, ast.keyword):
+            assert node.arg != "add_special_tokens", f"{path.name} decides special tokens itself"

@@ -89,6 +89,19 @@ def test_prompts_come_from_the_instruction_templates(mg):
     assert canonical.prompt("t2m", Caption="a man runs") == "a man runs"
 
 
+def test_prompt_texts_are_the_training_texts(mg):
+    """The length and in-between texts of the pipeline's prompts are the task builders' own."""
+    from motiongpt.lm.tasks import inbetween_span, masked_motion_text, seconds_text
+
+    tokens = np.arange(12) % mg.vocab.codebook_size
+    start, end = inbetween_span(len(tokens))
+    trained = masked_motion_text(mg.vocab, tokens, start, end)
+    asked = mg._inbetween_prompt(tokens[:start], tokens[end:], end - start)
+    assert asked == mg.prompt("inbetween", Motion=trained)
+    assert trained.count(mg.vocab.mask_token) == end - start == 6
+    assert mg._seconds_text(16) == seconds_text(16) == "3.2"
+
+
 def test_bad_inputs(mg):
     with pytest.raises(MotionGPTError, match="text is empty"):
         mg.generate_motion("   ")

@@ -283,3 +283,52 @@ def test_new_request_after_a_motion_answers_the_new_caption(builder):
         assert VOCAB.parse(first_answer) and ex.kind == "motion"
         target = by_tokens[VOCAB.motion_to_text(VOCAB.parse(ex.answer)[0])]
         assert any(c in ex.prompt for c in target.captions), (ex.prompt, target.captions)
+
+
+# --- one task registry, one text contract ------------------------------------------------------------
+def test_the_task_registry_is_what_the_builder_templates_and_config_read(builder):
+    from motiongpt.data.instructions import REQUIRED_TASKS
+    from motiongpt.data.tasks import TASKS
+    from motiongpt.lm.pipeline import TASKS as PROMPTED
+    from motiongpt.lm.train import LMTrainConfig
+
+    assert builder.tasks == tuple(TASKS)
+    assert REQUIRED_TASKS == tuple(n for n, s in TASKS.items() if s.answer != "lm")
+    assert set(PROMPTED) <= set(REQUIRED_TASKS) and "t2m_random" in PROMPTED
+    for name, spec in TASKS.items():
+        assert callable(getattr(TaskBuilder, spec.builder)), name
+        ex = builder.sample(name, random.Random(0))
+        assert ex.kind == spec.answer, name
+    LMTrainConfig(mixture={name: 1.0 for name in TASKS})  # every registered task may be mixed
+    with pytest.raises(ValueError, match="unknown task"):
+        builder.available("dance_battle")
+
+
+@pytest.mark.parametrize("family", ["causal", "causal_chat_untied", "t5"])
+def test_inference_reads_the_ids_training_saw(tiny_dirs, family):  # noqa: F811
+    """The ids generation feeds the model for a prompt (and earlier turns, as ``MotionGPT.chat`` lays
+    them out) are exactly the prompt ids the training collator builds for the same prompt and history."""
+    from motiongpt.lm.model import MotionLanguageModel
+
+    model = MotionLanguageModel(tiny_lm_config(tiny_dirs[family]))
+    motion = model.vocab.motion_to_text([1, 2, 3])
+    collate = LMCollator(model, max_length=256)
+    cases = [
+        ("a person walks forward", ()),
+        ("Describe this motion: " + motion, ()),
+        ("now sadly", (("a person walks", motion),)),
+        ("hello", (("walk", motion), ("Describe it.", "a person walks"))),
+    ]
+    for prompt, history in cases:
+        if history:
+            batch = model.encode_prompts([model.format_conversation(history, prompt)], formatted=True)
+        else:
+            batch = model.encode_prompts([prompt])  # what generate_motion_ids / generate_text do
+        at_inference = batch["input_ids"][0][batch["attention_mask"][0].bool()].tolist()
+        trained = collate.encode(Example("t2m", prompt, motion, "motion", history=history))
+        enc = model.encode(prompt, motion, history)
+        assert enc.n_prompt == len(at_inference)
+        assert trained["input_ids"][: enc.n_prompt] == at_inference, (family, prompt)
+        if not model.is_encoder_decoder:
+            assert trained["labels"][: enc.n_prompt] == [IGNORE] * enc.n_prompt
+            assert trained["labels"][enc.n_prompt :] == trained["input_ids"][enc.n_prompt :]

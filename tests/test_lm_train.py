@@ -114,6 +114,11 @@ def test_config_validation_and_yaml_presets():
     assert LMTrainConfig().with_overrides(["mixture.t2m=0.5", "batch_size=2"]).mixture["t2m"] == 0.5
 
 
+def test_the_default_mixture_is_the_instruct_presets():
+    instruct = LMTrainConfig.from_yaml(ROOT / "configs" / "lm" / "instruct.yaml")
+    assert LMTrainConfig().mixture == instruct.mixture
+
+
 def test_corpus_bleu():
     assert corpus_bleu(
         ["a person walks forward slowly"], [["a person walks forward slowly"]]
@@ -147,7 +152,7 @@ def test_token_clips_match_the_humanml3d_items(tmp_path):
     """The LM reads texts + tokens only; it sees the same items and captions as HumanML3D (spans too)."""
     from conftest import write_tiny_corpus
     from motiongpt.data.humanml3d import HumanML3D
-    from motiongpt.lm.tasks import read_token_clips
+    from motiongpt.data.humanml3d import read_token_clips
     from motiongpt.tokenizer.config import VQConfig
     from motiongpt.tokenizer.model import MotionTokenizer
     from motiongpt.tokenizer.tokenize import load_tokens, tokenize_corpus

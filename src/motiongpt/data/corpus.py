@@ -52,6 +52,7 @@ from tqdm import tqdm
 from motiongpt._io import replace_dir
 from motiongpt.data.captions import bandai_captions, cmu_window_captions
 from motiongpt.data.humanml3d import SPLITS, Caption
+from motiongpt.data.manifest import MANIFEST
 from motiongpt.data.pos import pos_tag
 from motiongpt.data.sources import (
     BANDAI_ATTRIBUTION,
@@ -66,8 +67,7 @@ from motiongpt.motion import skeleton as sk
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "corpus.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # of corpus.json (read by motiongpt.data.manifest)
 MIN_FRAMES = 40
 MAX_FRAMES = 196
 STRIDE = 160

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import overload
@@ -131,6 +131,16 @@ def _span_name(name: str, start: float, end: float) -> str:
     return f"{name}#{start:g}#{end:g}"
 
 
+def clip_of(item: str) -> str:
+    """The clip an item belongs to (``"000123#1.5#4"`` -> ``"000123"``)."""
+    return item.split("#", 1)[0]
+
+
+def item_name(clip: str, caption: Caption) -> str:
+    """The item a caption of ``clip`` belongs to: the clip, or its span ``"{clip}#{start:g}#{end:g}"``."""
+    return clip if caption.is_whole_clip else _span_name(clip, caption.start, caption.end)
+
+
 class HumanML3D(Sequence[MotionClip]):
     """A split of a HumanML3D-format corpus as a ``Sequence[MotionClip]``.
 
@@ -194,10 +204,10 @@ class HumanML3D(Sequence[MotionClip]):
             for cap in captions:
                 spans.setdefault((cap.start, cap.end), []).append(cap)
             for (t0, t1), caps in spans.items():
-                if t0 == 0.0 and t1 == 0.0:
-                    item_name, start, end = name, 0, shape[0]
+                item = item_name(name, caps[0])
+                if caps[0].is_whole_clip:
+                    start, end = 0, shape[0]
                 else:
-                    item_name = _span_name(name, t0, t1)
                     start, end = int(t0 * FPS), min(int(t1 * FPS), shape[0])
                 n = end - start
                 if n < self.min_frames:
@@ -205,7 +215,7 @@ class HumanML3D(Sequence[MotionClip]):
                 elif n > self.max_frames:
                     n_long += 1
                 else:
-                    items.append(_Item(item_name, npy, start, end, tuple(caps)))
+                    items.append(_Item(item, npy, start, end, tuple(caps)))
         if n_uncaptioned or n_short or n_long:
             log.info(
                 "%s/%s: skipped %d clips without captions, %d (sub)clips shorter than %d frames, "
@@ -241,3 +251,81 @@ class HumanML3D(Sequence[MotionClip]):
 
     def __repr__(self) -> str:
         return f"HumanML3D(root={str(self.root)!r}, split={self.split!r}, items={len(self)})"
+
+
+# --- token clips: the items as the language model sees them -------------------------------------------
+@dataclass(frozen=True)
+class TokenClip:
+    """A corpus item as the LM sees it: motion tokens, captions and labels (no features).
+
+    Attributes:
+        name: item name (``"{name}"`` or ``"{name}#{start:g}#{end:g}"``).
+        tokens: ``(N,)`` int64 codebook indices (one per ``frames_per_token`` frames).
+        captions: caption texts.
+        content, style: Bandai Namco labels (None for other sources).
+        source: the corpus source (``"bandai-namco-1"``, ``"cmu"``, ...), or None.
+        templated: the captions were generated from labels, not written by people.
+    """
+
+    name: str
+    tokens: np.ndarray  # (N,)
+    captions: tuple[str, ...]
+    content: str | None = None
+    style: str | None = None
+    source: str | None = None
+    templated: bool = False
+
+    @property
+    def n_tokens(self) -> int:
+        return int(len(self.tokens))
+
+
+def read_token_clips(
+    corpus: str | os.PathLike,
+    split: str,
+    tokens: Mapping[str, np.ndarray],
+    min_frames: int = 40,
+    max_frames: int = 196,
+    frames_per_token: int = 4,
+) -> list[TokenClip]:
+    """The items of a corpus split as the LM sees them (captions, tokens, labels), without feature files.
+
+    ``tokens`` maps item names (``"{name}"``, or ``"{name}#{start:g}#{end:g}"`` for a time-span caption,
+    see :func:`item_name`) to codebook indices, as ``motiongpt tokenize`` writes them. An item is kept
+    when its clip is listed in ``{split}.txt``, it has captions for that span, and its length ``T`` can
+    lie in ``[min_frames, max_frames]`` (``T`` is known to within a token of ``frames_per_token`` frames,
+    the motion tokenizer's downsampling: ``f N <= T < f N + f``). Labels come from ``corpus.json``
+    (:func:`motiongpt.data.manifest.read_manifest`). Only ``texts/`` and the split lists are read.
+    """
+    from motiongpt.data.manifest import read_manifest
+
+    root = Path(corpus)
+    members = set(read_split(root, split))
+    manifest = read_manifest(root)
+    captions: dict[str, list[Caption]] = {}
+    out, n_out_of_range, n_uncaptioned = [], 0, 0
+    fpt = frames_per_token
+    for name, tok in tokens.items():
+        base = clip_of(name)
+        if base not in members:
+            continue
+        t_min, t_max = fpt * len(tok), fpt * len(tok) + fpt - 1
+        if len(tok) == 0 or t_max < min_frames or t_min > max_frames:
+            n_out_of_range += 1
+            continue
+        if base not in captions:
+            path = root / "texts" / f"{base}.txt"
+            if not path.is_file():
+                raise CorpusError(f"{split}.txt lists {base!r} but {path} is missing")
+            captions[base] = read_texts(path)
+        texts = tuple(dict.fromkeys(c.text for c in captions[base] if item_name(base, c) == name))
+        if not texts:
+            n_uncaptioned += 1
+            continue
+        e = manifest.entry(base)
+        out.append(TokenClip(name, np.asarray(tok, dtype=np.int64), texts, e.content, e.style, e.source,
+                             e.templated))  # fmt: skip
+    if n_out_of_range or n_uncaptioned:
+        log.info("%s/%s: %d items outside %d..%d frames, %d without captions left out; %d kept",
+                 root, split, n_out_of_range, min_frames, max_frames, n_uncaptioned, len(out))  # fmt: skip
+    return out

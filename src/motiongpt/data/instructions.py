@@ -30,19 +30,14 @@ from typing import Literal
 
 import yaml
 
+from motiongpt.data.tasks import TASKS, task_names
 from motiongpt.errors import ConfigError
 
 AnswerKind = Literal["motion", "text"]
 
-#: Every task the library builds examples for; a template set must define all of them.
-REQUIRED_TASKS = (
-    "t2m", "t2m_frames", "t2m_seconds", "t2m_random",
-    "m2t", "m2t_seconds", "m2t_frames", "m2t_words",
-    "t2t_rephrase", "t2t_steps", "t2t_count",
-    "pred", "inbetween",
-    "edit_style", "edit_faster", "edit_slower", "edit_other_side",
-    "chat_describe", "chat_greet", "chat_new_request",
-)  # fmt: skip
+#: Every task the library builds examples for from templates (the registry's templated tasks); a
+#: template set must define all of them.
+REQUIRED_TASKS = task_names(templated=True)
 
 #: Placeholder names (``<Name_Placeholder>`` in the text) and what fills them.
 PLACEHOLDERS = {
@@ -232,6 +227,10 @@ def load_instructions(
             if name in tasks:
                 raise ConfigError(f"{file}: task {name!r} is defined twice")
             tasks[name] = _check_task(name, block, str(file))
+            spec = TASKS.get(name)
+            if spec is not None and tasks[name].answer_kind != spec.answer:
+                raise ConfigError(f"{file}: task {name!r}: answer_kind must be {spec.answer!r} (the task "
+                                  f"registry, motiongpt.data.tasks), got {tasks[name].answer_kind!r}")
     missing = [t for t in required if t not in tasks]
     if missing:
         raise ConfigError(f"instruction templates in {path} lack tasks {missing}; found {sorted(tasks)}")

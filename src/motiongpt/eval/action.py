@@ -154,13 +154,13 @@ class ActionClassifier(NormalizerBuffers, nn.Module):
 def labelled_clips(data: str | os.PathLike, split: str) -> tuple[list[np.ndarray], list[str]]:
     """Raw features and action labels of the labelled clips of a corpus split."""
     from motiongpt.data import HumanML3D
-    from motiongpt.lm.tasks import read_manifest
+    from motiongpt.data.manifest import read_manifest
 
     manifest = read_manifest(data)
     ds = HumanML3D(data, split)
     feats, labels = [], []
     for i, name in enumerate(ds.names):
-        action = action_of(manifest.get(name.split("#", 1)[0], {}).get("content"))
+        action = action_of(manifest.entry(name).content)
         if action is not None:
             feats.append(ds[i].features)
             labels.append(action)

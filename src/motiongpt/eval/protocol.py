@@ -37,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from motiongpt.errors import MetricInputError
+from motiongpt.data.manifest import read_manifest
+from motiongpt.errors import CorpusError, MetricInputError
 from motiongpt.eval import metrics
 from motiongpt.eval.evaluator import T2MEvaluator
 from motiongpt.eval.pairs import Pairs, crop_motion, distinct_text_order, sample_pairs
@@ -151,46 +152,18 @@ def data_summary(root: str | Path | None, dataset: Sequence[Any], split: str = "
         "captions": len(captions),
         "distinct_caption_texts": len({c.text for c in captions}),
     }
-    manifest = Path(root) / "corpus.json" if root else None
-    if manifest is not None and manifest.is_file():
+    if root:
         try:
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
+            manifest = read_manifest(root)
+        except CorpusError as e:
             out["manifest_error"] = str(e)
         else:
-            out["manifest"] = {
-                k: v for k, v in data.items() if not isinstance(v, list | dict) or len(v) <= 50
-            }
-            share = _templated_share(data)
-            if share is not None:
-                out["templated_caption_share"] = share
+            if manifest.header:
+                header = manifest.header.items()
+                out["manifest"] = {k: v for k, v in header if not isinstance(v, list | dict) or len(v) <= 50}
+            if manifest.templated_share is not None:
+                out["templated_caption_share"] = manifest.templated_share
     return out
-
-
-def _templated_share(data: Any) -> float | None:
-    """Find the share of templated captions in a corpus manifest (a ratio or a count over captions)."""
-    if not isinstance(data, dict):
-        return None
-    flat: dict[str, Any] = {}
-
-    def walk(d: dict[str, Any], prefix: str = "") -> None:
-        for k, v in d.items():
-            if isinstance(v, dict):
-                walk(v, f"{prefix}{k}.")
-            else:
-                flat[f"{prefix}{k}"] = v
-
-    walk(data)
-    for k, v in flat.items():
-        if "templated" in k.lower() and (
-            "share" in k.lower() or "fraction" in k.lower() or "ratio" in k.lower()
-        ):
-            return float(v)
-    counts = [v for k, v in flat.items() if "templated" in k.lower() and isinstance(v, int | float)]
-    totals = [v for k, v in flat.items() if k.lower().endswith("captions") and isinstance(v, int | float)]
-    if counts and totals and max(totals) > 0:
-        return float(counts[0]) / float(max(totals))
-    return None
 
 
 def _progress(iterable: Any, desc: str, enabled: bool) -> Any:

@@ -133,9 +133,9 @@ def run_evaluation(
 
 def corpus_actions(data: str | Path) -> dict[str, str]:
     """The action of every labelled clip of a corpus, by clip name (``corpus.json`` content labels)."""
-    from motiongpt.lm.tasks import read_manifest
+    from motiongpt.data.manifest import read_manifest
 
-    out = {name: action_of(e.get("content")) for name, e in read_manifest(data).items()}
+    out = {name: action_of(e.content) for name, e in read_manifest(data).clips.items()}
     return {name: a for name, a in out.items() if a is not None}
 
 

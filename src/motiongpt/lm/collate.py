@@ -1,7 +1,7 @@
 """Tokenise and batch ``Example`` s for the language model.
 
-The prompt/answer layout is the model's own (``MotionLanguageModel.encode_example`` and
-``format_prompt``), so training sees exactly the text inference builds:
+The prompt/answer layout is the model's own (``MotionLanguageModel.encode``, which generation uses
+too), so training sees exactly the ids inference builds:
 
 - decoder-only: ``format_prompt(prompt) + answer + eos``; ``labels`` are -100 on the prompt and the
   padding, so the loss covers the answer only. Training batches are padded on the right, so every
@@ -57,45 +57,15 @@ class LMCollator:
         self._warned = False
 
     # --- one example --------------------------------------------------------------------------------
-    def _chat(self) -> bool:
-        return bool(self.model._uses_chat_template())
-
-    def _ids(self, text: str, special: bool) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=special).input_ids
-
     def encode(self, ex: Example) -> dict[str, list[int]]:
-        """One example as unpadded ``{"input_ids", "labels"}``."""
-        tok = self.tokenizer
+        """One example as unpadded ``{"input_ids", "labels"}``: the model's own :meth:`encode` (chat
+        turns, the ids generation reads for the same prompt and history) or :meth:`encode_raw`
+        (``kind="lm"``), cut to ``max_length``."""
         if ex.kind == "lm":
-            if self.encoder_decoder:
-                p, a = self._ids(ex.prompt, True), self._ids(ex.answer, True)
-                return self._fit({"input_ids": p, "labels": a}, len(p))
-            ids = self._ids(ex.answer, False) + [tok.eos_token_id]
-            if ex.prompt:
-                p = self._ids(ex.prompt, False)
-                return self._fit({"input_ids": p + ids, "labels": [IGNORE] * len(p) + ids}, len(p))
-            return self._fit({"input_ids": ids, "labels": list(ids)}, 0)
-        if not ex.history:
-            enc = self._encode_single(ex.prompt, ex.answer)
-        else:
-            text = self.model.format_conversation(ex.history, ex.prompt)
-            special = self.encoder_decoder or not self._chat()
-            p = self._ids(text, special)
-            a = self.model._answer_ids(ex.answer)
-            enc = {"input_ids": p, "labels": a} if self.encoder_decoder else {
-                "input_ids": p + a, "labels": [IGNORE] * len(p) + a}  # fmt: skip
-        n_prompt = len(enc["input_ids"]) if self.encoder_decoder else enc["labels"].count(IGNORE)
-        return self._fit(enc, n_prompt)
-
-    def _encode_single(self, prompt: str, answer: str) -> dict[str, list[int]]:
-        try:
-            return self.model.encode_example(prompt, answer)
-        except ValueError:  # longer than max_prompt_tokens: cut here instead of failing the run
-            special = self.encoder_decoder or not self._chat()
-            p = self._ids(self.model.format_prompt(prompt), special)
-            a = self.model._answer_ids(answer)
-            return {"input_ids": p, "labels": a} if self.encoder_decoder else {
-                "input_ids": p + a, "labels": [IGNORE] * len(p) + a}  # fmt: skip
+            enc = self.model.encode_raw(ex.prompt, ex.answer)
+        else:  # no length check: a long prompt is cut here instead of failing the run
+            enc = self.model.encode(ex.prompt, ex.answer, ex.history, check=False)
+        return self._fit(enc.as_dict(), enc.n_prompt)
 
     def _fit(self, enc: dict[str, list[int]], n_prompt: int) -> dict[str, list[int]]:
         """Cut an example to ``max_length``: prompt tokens from the left first, then answer tokens."""

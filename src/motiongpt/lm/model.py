@@ -4,13 +4,18 @@ A plain ``nn.Module`` holding the Hugging Face backbone (T5 or a causal LM, opti
 LoRA), its tokenizer and the bound :class:`MotionVocab`. ``forward(input_ids, attention_mask, labels)``
 returns the backbone's output (``.loss``, ``.logits``).
 
-Prompt/answer layout (use :meth:`encode_example` for training and :meth:`encode_prompts` for inference,
-so both see the same text):
+Prompt/answer layout. The model owns the text contract between training and inference:
+:meth:`MotionLanguageModel.encode` turns ``(prompt, answer, history)`` into token ids for the training
+collator (``lm/collate.py``) and, without an answer, for generation (:meth:`encode_prompts`), so both
+read the same ids:
 
 - encoder-decoder: encoder ``prompt</s>``; decoder labels ``answer</s>``.
 - causal: ``format_prompt(prompt) + answer + eos``; the prompt is the tokenizer's chat template with one
   user turn when it has one (``LMConfig.chat_template``), else ``prompt + "\\n"``; labels are -100 on
-  the prompt.
+  the prompt. Earlier turns (``history``) are laid out by :meth:`format_conversation`.
+- special tokens: a prompt laid out by the chat template already holds them; otherwise the tokenizer
+  adds its own (:meth:`tokenize_prompt`). Raw language-model data (:meth:`encode_raw`) gets none but
+  T5's ``</s>``.
 
 Checkpoint folder (``save_pretrained``): ``config.yaml`` (LMConfig), the tokenizer files, and one of
 the whole backbone (``config.json`` + ``model.safetensors``, ``finetune="full"``); only the LoRA
@@ -163,6 +168,25 @@ def _wrap_lora(backbone: Any, cfg: LMConfig, vocab: MotionVocab) -> Any:
     return get_peft_model(backbone, peft_cfg)
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """A tokenised example (unpadded lists).
+
+    Attributes:
+        input_ids: causal: prompt + answer + eos; encoder-decoder: the prompt (encoder input).
+        labels: causal: :data:`IGNORE` on the prompt, then the answer ids; encoder-decoder: the answer
+            ids; empty without an answer (inference).
+        n_prompt: how many ids of ``input_ids`` are the prompt.
+    """
+
+    input_ids: list[int]
+    labels: list[int]
+    n_prompt: int
+
+    def as_dict(self) -> dict[str, list[int]]:
+        return {"input_ids": self.input_ids, "labels": self.labels}
+
+
 @dataclass
 class LMOutput:
     """What ``MotionLanguageModel.loss`` returns.
@@ -292,35 +316,74 @@ class MotionLanguageModel(nn.Module):
             return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         return self.format_prompt("".join(f"{p}\n{a}\n" for p, a in history) + prompt)
 
-    def _prompt_ids(self, prompt: str, formatted: bool = False) -> list[int]:
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise InvalidRequestError(f"prompt must be a non-empty string, got {prompt!r}")
-        text = prompt if formatted else self.format_prompt(prompt)
+    def tokenize_prompt(self, text: str) -> list[int]:
+        """The ids of a prompt already laid out (:meth:`format_prompt` / :meth:`format_conversation`).
+
+        The one special-token rule: a chat template's text already holds its special tokens, so the
+        tokenizer adds none; otherwise (plain layout, T5) it adds its own (T5's ``</s>``).
+        """
         special = self.is_encoder_decoder or not self._uses_chat_template()
-        ids = self.tokenizer(text, add_special_tokens=special).input_ids
+        return self.tokenizer(text, add_special_tokens=special).input_ids
+
+    def _answer_ids(self, answer: str) -> list[int]:
+        """``answer</s>`` (T5) or ``answer`` + eos (causal), no other special tokens."""
+        if self.is_encoder_decoder:
+            return self.tokenizer(answer).input_ids  # ends with </s>
+        return self.tokenizer(answer, add_special_tokens=False).input_ids + [self.tokenizer.eos_token_id]
+
+    def _check_prompt(self, prompt: str, ids: list[int]) -> None:
         if len(ids) > self.cfg.max_prompt_tokens:
             raise InvalidRequestError(
                 f"prompt is {len(ids)} tokens, more than max_prompt_tokens={self.cfg.max_prompt_tokens}: "
                 f"{prompt[:60]!r}..."
             )
-        return ids
 
-    def _answer_ids(self, answer: str) -> list[int]:
+    def encode(
+        self,
+        prompt: str,
+        answer: str | None = None,
+        history: Sequence[tuple[str, str]] = (),
+        check: bool = True,
+    ) -> Encoded:
+        """The ids of the user's ``prompt`` after earlier ``(user, assistant)`` turns and, for training,
+        of its ``answer``: the one text layout training and inference share (see the module docstring).
+
+        ``check`` (inference): InvalidRequestError on an empty prompt or one over ``max_prompt_tokens``;
+        the training collator passes False and cuts long examples itself.
+        """
+        if check and (not isinstance(prompt, str) or not prompt.strip()):
+            raise InvalidRequestError(f"prompt must be a non-empty string, got {prompt!r}")
+        p = self.tokenize_prompt(self.format_conversation(history, prompt))
+        if check:
+            self._check_prompt(prompt, p)
+        if answer is None:
+            return Encoded(p, [], len(p))
+        a = self._answer_ids(answer)
         if self.is_encoder_decoder:
-            return self.tokenizer(answer).input_ids  # ends with </s>
-        return self.tokenizer(answer, add_special_tokens=False).input_ids + [self.tokenizer.eos_token_id]
+            return Encoded(p, a, len(p))
+        return Encoded(p + a, [IGNORE] * len(p) + a, len(p))
+
+    def encode_raw(self, text: str, target: str) -> Encoded:
+        """Raw language-model data (stage-2 unsupervised examples), no chat layout.
+
+        Encoder-decoder: ``text</s>`` -> ``target</s>``. Causal: ``text + target + eos`` with the loss on
+        ``target + eos``; with an empty ``text``, next-token prediction over the whole ``target``.
+        """
+        a = self._answer_ids(target)
+        if self.is_encoder_decoder:
+            p = self.tokenizer(text).input_ids
+            return Encoded(p, a, len(p))
+        p = self.tokenizer(text, add_special_tokens=False).input_ids if text else []
+        return Encoded(p + a, [IGNORE] * len(p) + a, len(p))
 
     def encode_example(self, prompt: str, answer: str) -> dict[str, list[int]]:
-        """One training example: ``{"input_ids", "labels"}`` (unpadded lists).
+        """One training example: ``{"input_ids", "labels"}`` (unpadded lists), ``encode(prompt, answer)``.
 
         Causal: ``input_ids = prompt + answer + eos`` and ``labels`` are -100 on the prompt. Encoder-
         decoder: ``input_ids = prompt``, ``labels = answer``. Pad with :meth:`pad` or your own collate
         (labels with -100, input_ids with ``tokenizer.pad_token_id``, causal on the left).
         """
-        p, a = self._prompt_ids(prompt), self._answer_ids(answer)
-        if self.is_encoder_decoder:
-            return {"input_ids": p, "labels": a}
-        return {"input_ids": p + a, "labels": [-100] * len(p) + a}
+        return self.encode(prompt, answer).as_dict()
 
     def encode_prompts(self, prompts: Sequence[str], formatted: bool = False) -> dict[str, torch.Tensor]:
         """Batch of prompts -> padded ``input_ids (B, L)``, ``attention_mask (B, L)`` on the model device.
@@ -330,7 +393,17 @@ class MotionLanguageModel(nn.Module):
         """
         if isinstance(prompts, str) or not prompts:
             raise InvalidRequestError(f"prompts must be a non-empty list of strings, got {prompts!r}")
-        return self.pad([{"input_ids": self._prompt_ids(p, formatted)} for p in prompts])
+        rows = []
+        for p in prompts:
+            if not formatted:
+                rows.append({"input_ids": self.encode(p).input_ids})
+                continue
+            if not isinstance(p, str) or not p.strip():
+                raise InvalidRequestError(f"prompt must be a non-empty string, got {p!r}")
+            ids = self.tokenize_prompt(p)
+            self._check_prompt(p, ids)
+            rows.append({"input_ids": ids})
+        return self.pad(rows)
 
     def pad(self, examples: Sequence[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
         """Pad examples from :meth:`encode_example` / prompts: causal on the left, T5 on the right."""
@@ -339,7 +412,7 @@ class MotionLanguageModel(nn.Module):
         left = not self.is_encoder_decoder
         pad_id = self.tokenizer.pad_token_id
         out: dict[str, torch.Tensor] = {}
-        for key, fill in (("input_ids", pad_id), ("labels", -100)):
+        for key, fill in (("input_ids", pad_id), ("labels", IGNORE)):
             if key not in examples[0]:
                 continue
             seqs = [ex[key] for ex in examples]

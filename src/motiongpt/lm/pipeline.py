@@ -36,6 +36,7 @@ import torch
 
 from motiongpt._io import atomic_dir
 from motiongpt.config import YamlConfig, check_choice, check_numbers
+from motiongpt.data.tasks import UNCONDITIONAL_TASK, task_names
 from motiongpt.errors import CheckpointError, ConfigError, InvalidMotionError, InvalidRequestError
 from motiongpt.lm.generation import (
     GREEDY,
@@ -46,7 +47,7 @@ from motiongpt.lm.generation import (
     seconds_to_tokens,
 )
 from motiongpt.lm.model import MotionLanguageModel
-from motiongpt.lm.tasks import UNCONDITIONAL_TASK
+from motiongpt.lm.tasks import inbetween_gap, inbetween_text, seconds_text
 from motiongpt.lm.timeline import MAX_SEGMENT_SECONDS, check_timeline, plan_seams
 from motiongpt.motion.features import features_to_joints, joints_to_features
 from motiongpt.motion.validate import check_features, check_joints
@@ -59,16 +60,8 @@ BUNDLED = "default"  # the name of the model shipped inside the package (``from_
 MAX_PROMPT_CHARS = 600  # a description's length limit on every surface (the model reads 256 tokens)
 PromptStyle = Literal["canonical", "instruct"]
 
-# Used only when the instruction templates cannot be loaded; they equal the templates' first prompts.
-_FALLBACK_PROMPTS = {
-    "t2m": "<Caption_Placeholder>",
-    "t2m_seconds": "Generate a <Second_Placeholder>-second motion: <Caption_Placeholder>",
-    UNCONDITIONAL_TASK: "Generate a random motion.",
-    "m2t": "<Motion_Placeholder>",
-    "pred": "<Motion_Placeholder>",
-    "inbetween": "<Motion_Placeholder>",
-}
-TASKS = tuple(_FALLBACK_PROMPTS)
+#: The tasks :meth:`MotionGPT.prompt` asks for (the registry's prompted tasks, motiongpt.data.tasks).
+TASKS = task_names(prompted=True)
 
 
 @dataclass(frozen=True)
@@ -315,11 +308,9 @@ class MotionGPT:
         """The prompt of ``task`` (one of :data:`TASKS`) with its placeholders filled."""
         if task not in TASKS:
             raise InvalidRequestError(f"unknown task {task!r}; known: {list(TASKS)}")
-        template = _FALLBACK_PROMPTS[task]
-        if self._templates is not None and task in self._templates.tasks:
-            prompts = self._templates[task].prompts
-            instruct = self.cfg.prompt_style == "instruct" and task != UNCONDITIONAL_TASK
-            template = prompts[1] if instruct and len(prompts) > 1 else prompts[0]
+        prompts = self._templates[task].prompts
+        instruct = self.cfg.prompt_style == "instruct" and task != UNCONDITIONAL_TASK
+        template = prompts[1] if instruct and len(prompts) > 1 else prompts[0]
         for name, value in values.items():
             template = template.replace(f"<{name}_Placeholder>", value)
         if "_Placeholder>" in template:
@@ -327,7 +318,7 @@ class MotionGPT:
         return template
 
     def _seconds_text(self, n_tokens: int) -> str:
-        return f"{n_tokens * self.frames_per_token / FPS:.1f}"
+        return seconds_text(n_tokens, self.frames_per_token)
 
     def _tokens_for(self, seconds: float | None) -> int | None:
         return None if seconds is None else seconds_to_tokens(seconds, self.frames_per_token, FPS)
@@ -457,7 +448,8 @@ class MotionGPT:
         if len(ends) != len(starts):
             raise InvalidRequestError(f"got {len(starts)} start motions but {len(ends)} end motions")
         heads, tails = [self.encode(s) for s in starts], [self.encode(e) for e in ends]
-        n_mid = [self._tokens_for(seconds) or len(h) + len(t) for h, t in zip(heads, tails, strict=True)]
+        n_mid = [self._tokens_for(seconds) or inbetween_gap(len(h) + len(t))
+                 for h, t in zip(heads, tails, strict=True)]  # fmt: skip
         motion_token_limits(self.lm, n_mid, allow_long=True)
         prompts = [self._inbetween_prompt(h, t, n) for h, t, n in zip(heads, tails, n_mid, strict=True)]
         ids = generate_motion_ids(self.lm, prompts, n_mid, self.cfg.sampling, seed, allow_long=True)
@@ -468,9 +460,7 @@ class MotionGPT:
 
     def _inbetween_prompt(self, head: np.ndarray, tail: np.ndarray, n_mid: int) -> str:
         """The ``inbetween`` prompt: ``<som>`` head, ``n_mid`` ``<motion_mask>``, tail ``<eom>``."""
-        v = self.vocab
-        return self.prompt("inbetween", Motion=v.motion_to_text(head)[: -len(v.eom_token)]
-                           + v.mask_token * n_mid + v.motion_to_text(tail)[len(v.som_token):])  # fmt: skip
+        return self.prompt("inbetween", Motion=inbetween_text(self.vocab, head, tail, n_mid))
 
     def generate_timeline(
         self,
@@ -556,7 +546,7 @@ class MotionGPT:
         prompt ``formatted`` is over the LM's ``max_prompt_tokens`` (instead of the LM's own message,
         which counts tokens and quotes the prompt with its preamble)."""
         tok, limit = self.lm.tokenizer, self.lm.cfg.max_prompt_tokens
-        n = len(tok(formatted).input_ids)
+        n = len(self.lm.tokenize_prompt(formatted))
         if n <= limit:
             return
         own = len(tok(user_text, add_special_tokens=False).input_ids) if user_text else 0
@@ -626,13 +616,11 @@ def _device(module: torch.nn.Module) -> torch.device:
 
 
 def _load_templates() -> Any:
-    try:
-        from motiongpt.data.instructions import load_instructions
+    """The packaged instruction templates (the prompts the LM was trained with); ConfigError if they
+    cannot be read or lack a prompted task (a broken install)."""
+    from motiongpt.data.instructions import load_instructions
 
-        return load_instructions(required=())
-    except Exception as e:  # a broken template set must not break inference: fall back, loudly
-        log.warning("instruction templates unavailable (%s); using the built-in canonical prompts", e)
-        return None
+    return load_instructions(required=TASKS)
 
 
 __all__ = ["Motion", "MotionGPT", "PipelineConfig", "Reply", "TASKS"]

@@ -3,6 +3,8 @@
 A task builder turns one ``TokenClip`` (or a text, or a pair of clips) into an ``Example``: a prompt and
 its answer, as strings in which motions are written ``<som><motion_id_3>...<eom>`` by ``MotionVocab``.
 Templates come from ``motiongpt.data.instructions`` (YAML data); the builders only fill placeholders.
+The tasks are registered in ``motiongpt.data.tasks.TASKS`` (pool, builder method, answer kind); the
+clips are read by ``motiongpt.data.humanml3d.read_token_clips``.
 
 Tasks (names as in the templates):
 
@@ -30,7 +32,6 @@ a run resumed at step ``s`` sees the same examples as an uninterrupted one.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -43,9 +44,10 @@ from typing import Literal
 import numpy as np
 
 from motiongpt.data.captions import CONTENT_SYNONYMS, mirror_label, split_description, varied_caption
-from motiongpt.data.humanml3d import Caption, read_split, read_texts
+from motiongpt.data.humanml3d import TokenClip
 from motiongpt.data.instructions import InstructionSet, fill
-from motiongpt.errors import ConfigError, CorpusError
+from motiongpt.data.tasks import POOLS, TASKS, UNCONDITIONAL_TASK, task_names
+from motiongpt.errors import ConfigError
 from motiongpt.lm.vocab import MotionVocab
 
 log = logging.getLogger(__name__)
@@ -57,11 +59,9 @@ INBETWEEN_GIVEN = 0.25  # in-between sees the first and the last 25%
 SPEED_ORDER = ("walk", "run", "dash")  # Bandai Namco contents, slowest first
 
 Kind = Literal["motion", "text", "lm"]
-PAIR_TASKS = ("edit_style", "edit_faster", "edit_slower", "edit_other_side")
+PAIR_TASKS = task_names(pool_item="pair")
 #: Caption-conditioned tasks whose caption classifier-free guidance drops (``TaskSampler.uncond_rate``).
-GUIDED_TASKS = ("t2m", "t2m_frames", "t2m_seconds")
-#: The task whose first prompt is the unconditional prompt of guidance, in training and at inference.
-UNCONDITIONAL_TASK = "t2m_random"
+GUIDED_TASKS = task_names(guided=True)
 
 
 def unconditional_prompt(templates: InstructionSet) -> str:
@@ -91,39 +91,15 @@ class Example:
     references: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class TokenClip:
-    """A clip as the LM sees it.
-
-    Attributes:
-        name: clip name in the corpus.
-        tokens: ``(N,)`` int64 codebook indices (one per 4 frames).
-        captions: caption texts.
-        content, style: Bandai Namco labels (None for other sources).
-        source: the corpus source (``"bandai-namco-1"``, ``"cmu"``, ...), or None.
-        templated: the captions were generated from labels, not written by people.
-    """
-
-    name: str
-    tokens: np.ndarray  # (N,)
-    captions: tuple[str, ...]
-    content: str | None = None
-    style: str | None = None
-    source: str | None = None
-    templated: bool = False
-
-    @property
-    def n_tokens(self) -> int:
-        return int(len(self.tokens))
+def seconds_text(n_tokens: int, frames_per_token: int = FRAMES_PER_TOKEN) -> str:
+    """``N`` tokens as seconds at 20 fps (the ``<Second_Placeholder>`` text of training and inference),
+    e.g. ``16 -> "3.2"``."""
+    return f"{n_tokens * frames_per_token / FPS:.1f}"
 
 
-def seconds_text(n_tokens: int) -> str:
-    """``N`` tokens as seconds at 20 fps, e.g. ``16 -> "3.2"``."""
-    return f"{n_tokens * FRAMES_PER_TOKEN / FPS:.1f}"
-
-
-def frames_text(n_tokens: int) -> str:
-    return str(n_tokens * FRAMES_PER_TOKEN)
+def frames_text(n_tokens: int, frames_per_token: int = FRAMES_PER_TOKEN) -> str:
+    """``N`` tokens as frames (the ``<Frame_Placeholder>`` text), e.g. ``16 -> "64"``."""
+    return str(n_tokens * frames_per_token)
 
 
 def pred_split(n_tokens: int) -> int:
@@ -137,11 +113,23 @@ def inbetween_span(n_tokens: int) -> tuple[int, int]:
     return head, max(head + 1, n_tokens - head)
 
 
+def inbetween_gap(n_given: int) -> int:
+    """Tokens of the masked middle for ``n_given`` given ones (head + tail) at the training ratio (the
+    first and last ``INBETWEEN_GIVEN`` given: at 25% each, a middle as long as both together)."""
+    return round(n_given * (1 - 2 * INBETWEEN_GIVEN) / (2 * INBETWEEN_GIVEN))
+
+
+def inbetween_text(vocab: MotionVocab, head: np.ndarray, tail: np.ndarray, n_mask: int) -> str:
+    """The in-between motion text of training and inference: ``<som>`` head ``<motion_mask>`` x
+    ``n_mask`` tail ``<eom>``."""
+    start = vocab.motion_to_text(head)[: -len(vocab.eom_token)]
+    end = vocab.motion_to_text(tail)[len(vocab.som_token) :]
+    return start + vocab.mask_token * n_mask + end
+
+
 def masked_motion_text(vocab: MotionVocab, tokens: np.ndarray, start: int, end: int) -> str:
-    """``<som>`` head ``<motion_mask>`` x (end - start) tail ``<eom>``."""
-    head = vocab.motion_to_text(tokens[:start])[: -len(vocab.eom_token)]
-    tail = vocab.motion_to_text(tokens[end:])[len(vocab.som_token) :]
-    return head + vocab.mask_token * (end - start) + tail
+    """``tokens`` with ``[start, end)`` masked: ``<som>`` head, ``end - start`` masks, tail ``<eom>``."""
+    return inbetween_text(vocab, tokens[:start], tokens[end:], end - start)
 
 
 def action_steps(description: str) -> list[str]:
@@ -230,45 +218,41 @@ class TaskBuilder:
             "edit_slower": _speed_pairs(self.clips, faster=False),
             "edit_other_side": _side_pairs(self.clips),
         }
+        assert set(self._eligible) == set(POOLS), "every pool of the task registry is filled"
 
-    # what each task draws from
-    _POOL = {
-        "t2m": "captioned", "t2m_frames": "captioned", "t2m_seconds": "captioned", "t2m_random": "motion",
-        "m2t": "captioned", "m2t_seconds": "motion", "m2t_frames": "motion", "m2t_words": "captioned",
-        "t2t_rephrase": "t2t_rephrase", "t2t_steps": "steps", "t2t_count": "steps",
-        "pred": "pred", "inbetween": "inbetween", "edit_style": "edit_style", "edit_faster": "edit_faster",
-        "edit_slower": "edit_slower", "edit_other_side": "edit_other_side", "motion_lm": "motion",
-        "text_lm": "lm_text", "chat_describe": "captioned", "chat_greet": "captioned",
-        "chat_new_request": "captioned",
-    }  # fmt: skip
-
+    # what each task draws from (``spec.pool``) and which method builds it (``spec.builder``): the
+    # task registry, motiongpt.data.tasks.TASKS
     @property
     def tasks(self) -> tuple[str, ...]:
-        return tuple(self._POOL)
+        return tuple(TASKS)
 
     def available(self, task: str) -> int:
         """How many distinct items ``task`` draws from (0: it cannot be built from this data)."""
-        if task not in self._POOL:
-            raise ValueError(f"unknown task {task!r}; known: {list(self._POOL)}")
-        return len(self._eligible[self._POOL[task]])
+        if task not in TASKS:
+            raise ValueError(f"unknown task {task!r}; known: {list(TASKS)}")
+        return len(self._eligible[TASKS[task].pool])
 
     def sample(self, task: str, rng: random.Random) -> Example:
         """A random example of ``task`` (raises ValueError if the data has none)."""
         if not self.available(task):
             raise ValueError(f"task {task!r} has no data here")
-        item = rng.choice(self._eligible[self._POOL[task]])
-        if task in ("t2t_steps", "t2t_count", "text_lm"):
-            return getattr(self, f"_{task}")(item, rng)
-        if task in PAIR_TASKS:
+        spec = TASKS[task]
+        item = rng.choice(self._eligible[spec.pool])
+        build = getattr(self, spec.builder)
+        if spec.pool_item == "text":
+            return build(item, rng)
+        if spec.pool_item == "pair":
             a, b = item
-            return self._edit(task, self.clips[a], self.clips[b], rng)
-        return getattr(self, f"_{task}")(self.clips[item], rng)
+            return build(task, self.clips[a], self.clips[b], rng)
+        return build(self.clips[item], rng)
 
     def build(self, task: str, clip: TokenClip, rng: random.Random) -> Example:
         """An example of a single-clip task from a given clip."""
-        if task in ("t2t_steps", "t2t_count", "text_lm") or task in PAIR_TASKS:
+        if task not in TASKS:
+            raise ValueError(f"unknown task {task!r}; known: {list(TASKS)}")
+        if TASKS[task].pool_item != "clip":
             raise ValueError(f"task {task!r} is not built from one clip")
-        return getattr(self, f"_{task}")(clip, rng)
+        return getattr(self, TASKS[task].builder)(clip, rng)
 
     # helpers
     def _pair(self, task: str, rng: random.Random, values: dict[str, str]) -> tuple[str, str]:
@@ -503,70 +487,6 @@ class TaskSampler:
 # --- data loading -------------------------------------------------------------------------------------
 
 
-def read_manifest(corpus: str | os.PathLike) -> dict[str, dict]:
-    """``corpus.json``'s per-clip entries (``{}`` for a corpus without a manifest, e.g. HumanML3D)."""
-    path = Path(corpus) / "corpus.json"
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise CorpusError(f"{path}: invalid JSON: {e}") from None
-    clips = data.get("clips", {}) if isinstance(data, dict) else {}
-    return clips if isinstance(clips, dict) else {}
-
-
-def read_token_clips(
-    corpus: str | os.PathLike,
-    split: str,
-    tokens: Mapping[str, np.ndarray],
-    min_frames: int = 40,
-    max_frames: int = 196,
-) -> list[TokenClip]:
-    """The items of a corpus split as the LM sees them (captions, tokens, labels), without feature files.
-
-    ``tokens`` maps ``HumanML3D`` item names (``"{name}"``, or ``"{name}#{start:g}#{end:g}"`` for a
-    time-span caption) to codebook indices, as ``motiongpt tokenize`` writes them. An item is kept when
-    its clip is listed in ``{split}.txt``, it has captions for that span, and its length ``T`` can lie in
-    ``[min_frames, max_frames]`` (``T`` is known to within a token: ``4N <= T < 4N + 4``). Labels come
-    from ``corpus.json`` when present. Only ``texts/`` and the split lists are read.
-    """
-    root = Path(corpus)
-    members = set(read_split(root, split))
-    manifest = read_manifest(root)
-    captions: dict[str, list[Caption]] = {}
-    out, n_out_of_range, n_uncaptioned = [], 0, 0
-    for name, tok in tokens.items():
-        base = name.split("#", 1)[0]
-        if base not in members:
-            continue
-        t_min, t_max = FRAMES_PER_TOKEN * len(tok), FRAMES_PER_TOKEN * len(tok) + FRAMES_PER_TOKEN - 1
-        if len(tok) == 0 or t_max < min_frames or t_min > max_frames:
-            n_out_of_range += 1
-            continue
-        if base not in captions:
-            path = root / "texts" / f"{base}.txt"
-            if not path.is_file():
-                raise CorpusError(f"{split}.txt lists {base!r} but {path} is missing")
-            captions[base] = read_texts(path)
-        texts = tuple(dict.fromkeys(c.text for c in captions[base] if _item_name(base, c) == name))
-        if not texts:
-            n_uncaptioned += 1
-            continue
-        e = manifest.get(base, {})
-        out.append(TokenClip(name, np.asarray(tok, dtype=np.int64), texts, e.get("content"), e.get("style"),
-                             e.get("source"), bool(e.get("templated", False))))  # fmt: skip
-    if n_out_of_range or n_uncaptioned:
-        log.info("%s/%s: %d items outside %d..%d frames, %d without captions left out; %d kept",
-                 root, split, n_out_of_range, min_frames, max_frames, n_uncaptioned, len(out))  # fmt: skip
-    return out
-
-
-def _item_name(base: str, caption: Caption) -> str:
-    """The ``HumanML3D`` item a caption belongs to (its clip, or the clip's time span)."""
-    return base if caption.is_whole_clip else f"{base}#{caption.start:g}#{caption.end:g}"
-
-
 def read_text_source(source: str | os.PathLike, exclude: Sequence[str] = ()) -> list[str]:
     """Motion descriptions from ``CMU data.csv``: the csv itself, or the shared data folder holding
     ``cmu-mocap/cmu-mocap.tar.xz`` (unpacked once into the corpus cache). Descriptions in ``exclude``
@@ -591,10 +511,4 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text.strip().lower())
 
 
-def held_out_descriptions(manifest: Mapping[str, dict]) -> list[str]:
-    """CMU descriptions of the corpus's val/test clips (kept out of text-only training data)."""
-    return sorted({e["description"] for e in manifest.values()
-                   if e.get("split") in ("val", "test") and e.get("description")})  # fmt: skip
-
-
-__all__ = ["Example", "TaskBuilder", "TaskSampler", "TokenClip", "read_text_source", "read_token_clips"]
+__all__ = ["Example", "TaskBuilder", "TaskSampler", "TokenClip", "read_text_source"]

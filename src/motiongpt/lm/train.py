@@ -33,27 +33,22 @@ from torch.utils.data import DataLoader, Dataset
 from motiongpt._io import atomic_write_text
 from motiongpt.config import YamlConfig, check_choice, check_numbers
 from motiongpt.data.captions import mirror_caption, mirror_label
+from motiongpt.data.humanml3d import read_token_clips
 from motiongpt.data.instructions import fill, load_instructions
+from motiongpt.data.manifest import read_manifest
+from motiongpt.data.tasks import TASKS
 from motiongpt.errors import CheckpointError, ConfigError, CorpusError
 from motiongpt.lm.collate import LMCollator
 from motiongpt.lm.config import LMConfig
 from motiongpt.lm.model import MotionLanguageModel
-from motiongpt.lm.tasks import (
-    TaskBuilder,
-    TaskSampler,
-    TokenClip,
-    held_out_descriptions,
-    read_manifest,
-    read_text_source,
-    read_token_clips,
-)
+from motiongpt.lm.tasks import TaskBuilder, TaskSampler, TokenClip, read_text_source
 
 log = logging.getLogger(__name__)
 
 Stage = Literal["pretrain", "instruct"]
 Objective = Literal["auto", "next_token", "span_corruption"]
 
-PRETRAIN_MIXTURE = {"t2m": 0.3, "m2t": 0.2, "pred": 0.1, "motion_lm": 0.2, "text_lm": 0.2}
+#: The default mixture of ``LMTrainConfig``, that of ``configs/lm/instruct.yaml`` (a test keeps them equal).
 INSTRUCT_MIXTURE = {
     "t2m": 0.20, "t2m_frames": 0.05, "t2m_seconds": 0.08, "t2m_random": 0.02,
     "m2t": 0.15, "m2t_seconds": 0.03, "m2t_frames": 0.02, "m2t_words": 0.04,
@@ -133,7 +128,7 @@ class LMTrainConfig(YamlConfig):
         object.__setattr__(self, "betas", betas)
         if not isinstance(self.mixture, dict) or not self.mixture:
             raise ConfigError(f"mixture must map task names to ratios, got {self.mixture!r}")
-        known = set(TaskBuilder._POOL)
+        known = set(TASKS)
         unknown = sorted(set(self.mixture) - known)
         if unknown:
             raise ConfigError(f"mixture has unknown tasks {unknown}; known: {sorted(known)}")
@@ -370,12 +365,10 @@ def train_lm(
         raise CorpusError(
             f"{data}: no train clip between {cfg.min_frames} and {cfg.max_frames} frames has tokens"
         )
-    held_out = held_out_descriptions(manifest)
     if text_source is not None:
-        texts = read_text_source(text_source, exclude=held_out)
+        texts = read_text_source(text_source, exclude=manifest.descriptions("val", "test"))
     else:
-        texts = sorted({e["description"] for e in manifest.values()
-                        if e.get("split") == "train" and e.get("description")})  # fmt: skip
+        texts = manifest.descriptions("train")
     sentinels = _sentinels(model, cfg.motion_objective)
     builder = TaskBuilder(templates, model.vocab, train_clips, texts, cfg.canonical_templates, sentinels,
                           cfg.caption_variety)
@@ -449,4 +442,4 @@ def _export_bundle(model: MotionLanguageModel, tok_dir: Path | None, target: Pat
     return target
 
 
-__all__ = ["INSTRUCT_MIXTURE", "PRETRAIN_MIXTURE", "LMTrainConfig", "LMTrainResult", "train_lm"]
+__all__ = ["INSTRUCT_MIXTURE", "LMTrainConfig", "LMTrainResult", "train_lm"]
