@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-FPS = 20
+from motiongpt.motion.skeleton import FPS
 
 
 def speeds(joints: np.ndarray) -> np.ndarray:
@@ -116,7 +116,8 @@ def main() -> None:
         }
         if classifier is not None:
             pieces = [motion.features[a:b] for a, b in bounds]
-            single = model.generate_motion([p for p, _ in segments], seconds=[s for _, s in segments], seed=i)
+            texts, lengths = [p for p, _ in segments], [s for _, s in segments]
+            single = model.generate_motion_batch(texts, seconds=lengths, seed=i)
             got_tl = classifier.predict(pieces)
             got_single = classifier.predict([m.features for m in single])
             hits_tl += [g == a for g, (a, _, _) in zip(got_tl, tl, strict=True)]

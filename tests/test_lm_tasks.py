@@ -332,3 +332,12 @@ def test_inference_reads_the_ids_training_saw(tiny_dirs, family):  # noqa: F811
         if not model.is_encoder_decoder:
             assert trained["labels"][: enc.n_prompt] == [IGNORE] * enc.n_prompt
             assert trained["labels"][enc.n_prompt :] == trained["input_ids"][enc.n_prompt :]
+
+
+def test_lengths_in_prompts_follow_the_tokenizers_frames_per_token():
+    """A tokenizer with another downsampling (8 frames a token) gives other stated lengths, not 4's."""
+    eight = TaskBuilder(load_instructions(), VOCAB, _clips(), TEXTS, frames_per_token=8)
+    clip, rng = eight.clips[2], random.Random(0)  # 24 tokens: 192 frames, 9.6 s at 8 frames a token
+    assert "9.6" in eight.build("t2m_seconds", clip, rng).prompt
+    assert "192" in eight.build("t2m_frames", clip, rng).prompt
+    assert "9.6" in eight.build("m2t_seconds", clip, rng).answer

@@ -191,6 +191,17 @@ def test_token_file_round_trip(tmp_path: Path) -> None:
         assert back[k].dtype == np.int16 and np.array_equal(back[k], tokens[k])
 
 
+def test_token_file_records_frames_per_token(tmp_path: Path) -> None:
+    """The LM reads a motion's length from its token file, so the file says how many frames a token is."""
+    from motiongpt.tokenizer.tokenize import read_frames_per_token
+
+    save_tokens(tmp_path / "eight.npz", {"a": np.array([1, 2])}, codebook_size=16, frames_per_token=8)
+    assert read_frames_per_token(tmp_path / "eight.npz") == 8
+    np.savez(tmp_path / "old.npz", names=np.array(["a"]), offsets=np.array([0, 1]),
+             tokens=np.array([3], np.int16), codebook_size=np.int64(16))  # fmt: skip
+    assert read_frames_per_token(tmp_path / "old.npz") == 4  # written before the field: 4-frame tokenizers
+
+
 def test_each_token_sees_only_its_own_stretch_of_time(model: MotionTokenizer) -> None:
     """The layout is (B, T, F) at the boundary and time stays time inside: changing frames 192.. of a
     256-frame motion leaves the latents, tokens and reconstruction of the first half untouched (the conv

@@ -14,7 +14,7 @@ from conftest import MOTIONGPT_CLI
 from motiongpt.errors import ConfigError
 from motiongpt.tokenizer.config import TrainConfig, VQConfig
 from motiongpt.tokenizer.model import MotionTokenizer
-from motiongpt.tokenizer.tokenize import load_tokens
+from motiongpt.tokenizer.tokenize import load_tokens, read_frames_per_token
 from motiongpt.tokenizer.train import train_tokenizer
 from motiongpt.training import cosine_lr_factor
 
@@ -163,6 +163,7 @@ def test_cli_train_tokenize_eval(tiny_corpus: Path, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     for split in ("train", "val", "test"):
         tokens = load_tokens(tmp_path / "tokens" / f"{split}.npz")
+        assert read_frames_per_token(tmp_path / "tokens" / f"{split}.npz") == 4  # tokenizer's downsampling
         names = (tiny_corpus / f"{split}.txt").read_text().split()
         assert sorted(tokens) == sorted(names)
         for name, t in tokens.items():

@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "MotionGPT": "motiongpt.lm.pipeline",
-    "Motion": "motiongpt.lm.pipeline",
+    "Motion": "motiongpt.motion.motion",
     "MotionVocab": "motiongpt.lm.vocab",
 }
 

@@ -13,11 +13,14 @@ import warnings
 from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from motiongpt.errors import USER_ERRORS, user_message
+
+if TYPE_CHECKING:
+    from motiongpt.motion.motion import Motion
 
 app = typer.Typer(
     help="motiongpt: text to motion, motion to text, and the training stages behind them.",
@@ -473,6 +476,8 @@ def _seconds(value: str | None, option: str = "--seconds", allow_long: bool | No
         seconds = math.nan
     if not math.isfinite(seconds) or seconds <= 0:
         raise InvalidRequestError(f"{option} must be a number of seconds above 0, or auto, got {value!r}")
+    from motiongpt.motion.skeleton import MAX_SECONDS
+
     if allow_long is False and seconds > MAX_SECONDS:
         raise InvalidRequestError(
             f"{option} {value} is longer than the {MAX_SECONDS} s the model was trained on; "
@@ -481,12 +486,9 @@ def _seconds(value: str | None, option: str = "--seconds", allow_long: bool | No
     return seconds
 
 
-MAX_SECONDS = 9.8  # 196 frames, the longest motion the bundled model was trained to write
-
-
 def _load_motions(*paths: Path) -> list[Any]:
     """Each input motion, read before the model loads, so a wrong path fails at once."""
-    from motiongpt.lm.pipeline import Motion
+    from motiongpt.motion.motion import Motion
 
     return [Motion.from_file(p) for p in paths]
 
@@ -543,16 +545,17 @@ def _load_model(model: Path | None) -> Any:
     return MotionGPT.from_pretrained(_model_dir(model))
 
 
-def _write_motion(motion: Any, paths: dict[str, Path], video: bool, title: str, rig: str = "smpl") -> None:
-    """``motion`` as .npy, .bvh, (``video``) .mp4 and (a folder OUT) prompt.txt, and one line saying so."""
+def _write_motion(motion: Motion, paths: dict[str, Path], video: bool, title: str, rig: str = "smpl") -> None:
+    """``motion`` as .npy, .bvh, (``video``) .mp4 (``Motion.save``) and (a folder OUT) prompt.txt, and one
+    line saying so."""
     from motiongpt._io import atomic_write_text
 
     existed = {p for p in paths.values() if p.exists()}
-    written = [motion.save_npy(paths[".npy"]), motion.save_bvh(paths[".bvh"], rig=rig)]
+    writer = None
     if video:
-        from motiongpt.render import render_video
-
-        written.append(render_video(motion.joints, paths[".mp4"], title=title))
+        from motiongpt.render import render_video as writer
+    prefix = paths[".npy"].with_name(paths[".npy"].name[: -len(".npy")])
+    written = motion.save(prefix, video=writer, title=title, rig=rig).paths
     if ".txt" in paths:
         atomic_write_text(paths[".txt"], title + "\n")
         written.append(paths[".txt"])

@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 from motiongpt._io import atomic_write_text
 from motiongpt.errors import USER_ERRORS, InvalidRequestError, user_message
-from motiongpt.lm.pipeline import Motion, MotionGPT, check_text
+from motiongpt.lm.pipeline import MotionGPT, check_text
+from motiongpt.motion.motion import Motion
 from motiongpt.motion.bvh.export import check_rig
 
 log = logging.getLogger(__name__)
@@ -96,13 +97,13 @@ def _run_batch(
 ) -> list:
     """One model call for ``items``: motions (t2m, pred, inbetween) or captions (m2t), in order."""
     if task == "t2m":
-        return mg.generate_motion([it.text for it in items], seconds=seconds, seed=seed)
+        return mg.generate_motion_batch([it.text for it in items], seconds=seconds, seed=seed)
     if task == "m2t":
-        return mg.caption([it.motions[0] for it in items])
+        return mg.caption_batch([it.motions[0] for it in items])
     if task == "pred":
-        return mg.predict([it.motions[0] for it in items], seconds=seconds, seed=seed)
+        return mg.predict_batch([it.motions[0] for it in items], seconds=seconds, seed=seed)
     starts, ends = [it.motions[0] for it in items], [it.motions[1] for it in items]
-    return mg.inbetween(starts, ends, seconds=seconds, seed=seed)
+    return mg.inbetween_batch(starts, ends, seconds=seconds, seed=seed)
 
 
 def _write(item: _Item, result: Any, task: str, out: Path, video: bool, rig: str | os.PathLike) -> None:
@@ -110,12 +111,10 @@ def _write(item: _Item, result: Any, task: str, out: Path, video: bool, rig: str
     if task == "m2t":
         atomic_write_text(paths[-1], f"{result}\n")
         return
-    result.save_npy(paths[0])
-    result.save_bvh(paths[1], rig=rig)
+    writer = None
     if video:
-        from motiongpt.render import render_video
-
-        render_video(result.joints, paths[2], title=item.text if task == "t2m" else None)
+        from motiongpt.render import render_video as writer
+    result.save(out / f"{item.line:03d}", video=writer, title=item.text if task == "t2m" else None, rig=rig)
     atomic_write_text(paths[-1], f"{item.text}\n")
 
 

@@ -69,7 +69,7 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1  # of corpus.json (read by motiongpt.data.manifest)
 MIN_FRAMES = 40
-MAX_FRAMES = 196
+MAX_FRAMES = sk.MAX_FRAMES  # 196: windows are at most the longest motion the models write
 STRIDE = 160
 SPLIT_SHARES = {"test": 0.15, "val": 0.05}
 CAPTIONS_PER_BANDAI_CLIP = 3

@@ -12,7 +12,7 @@ _EXPORTS = {
     "MotionVocab": "motiongpt.lm.vocab",
     "MotionLanguageModel": "motiongpt.lm.model",
     "MotionGPT": "motiongpt.lm.pipeline",
-    "Motion": "motiongpt.lm.pipeline",
+    "Motion": "motiongpt.motion.motion",  # re-exported; it lives in motion/
 }
 
 

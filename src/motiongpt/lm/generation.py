@@ -31,9 +31,9 @@ from torch import nn
 from motiongpt.errors import InvalidRequestError
 from motiongpt.lm.model import MotionLanguageModel
 from motiongpt.lm.vocab import MotionVocab
+from motiongpt.motion.skeleton import FPS
 
 Mode = Literal["motion", "text", "chat"]
-FPS = 20
 TEXT, NEED, ANY, END, DONE = 0, 1, 2, 3, 4  # per-row decoding states
 
 
@@ -319,12 +319,16 @@ def _generator(seed: int | None, device: torch.device) -> torch.Generator | None
 
 
 def motion_token_limits(
-    model: MotionLanguageModel, n_tokens: Sequence[int | None], allow_long: bool = False
+    model: MotionLanguageModel,
+    n_tokens: Sequence[int | None],
+    allow_long: bool = False,
+    frames_per_token: int | None = None,
 ) -> tuple[list[int], list[int]]:
     """Per-row ``(min, max)`` codes: exactly ``n`` when given, else the config's range.
 
     ValueError when ``n`` is over ``max_motion_tokens`` (196 frames) without ``allow_long``, or over
-    ``max_long_motion_tokens`` at all.
+    ``max_long_motion_tokens`` at all; the message gives frames too when ``frames_per_token`` (the motion
+    tokenizer's downsampling, which the LM does not know) is given.
     """
     cfg = model.cfg
     cap = cfg.max_long_motion_tokens if allow_long else cfg.max_motion_tokens
@@ -338,9 +342,10 @@ def motion_token_limits(
             raise InvalidRequestError(f"motion length must be a positive number of tokens, got {n!r}")
         if n > cap:
             hint = "; pass allow_long=True to go past it" if not allow_long else ""
+            fpt = frames_per_token
             raise InvalidRequestError(
-                f"a motion of {n} tokens ({n * 4} frames) is longer than the cap of {cap} "
-                f"tokens ({cap * 4} frames){hint}"
+                f"a motion of {n} tokens{f' ({n * fpt} frames)' if fpt else ''} is longer than the cap of "
+                f"{cap} tokens{f' ({cap * fpt} frames)' if fpt else ''}{hint}"
             )
         lo.append(n)
         hi.append(n)

@@ -49,12 +49,12 @@ from motiongpt.lm.generation import (
 from motiongpt.lm.model import MotionLanguageModel
 from motiongpt.lm.tasks import inbetween_gap, inbetween_text, seconds_text
 from motiongpt.lm.timeline import MAX_SEGMENT_SECONDS, check_timeline, plan_seams
-from motiongpt.motion.features import features_to_joints, joints_to_features
-from motiongpt.motion.validate import check_features, check_joints
+from motiongpt.motion.motion import Motion  # re-exported: ``from motiongpt.lm.pipeline import Motion``
+from motiongpt.motion.skeleton import FPS
+from motiongpt.motion.validate import check_features
 
 log = logging.getLogger(__name__)
 
-FPS = 20
 CONFIG_NAME = "config.yaml"
 BUNDLED = "default"  # the name of the model shipped inside the package (``from_pretrained()``)
 MAX_PROMPT_CHARS = 600  # a description's length limit on every surface (the model reads 256 tokens)
@@ -93,71 +93,6 @@ class PipelineConfig(YamlConfig):
 
 
 # --- Motion and Reply ---------------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class Motion:
-    """A motion: HumanML3D features ``(T, 263)`` (raw, not normalised) and joints ``(T', 22, 3)``.
-
-    From generated tokens ``T' = T = 4N`` and ``tokens`` holds the ``N`` codes; from joints (a file)
-    the features have one frame fewer (``T = T' - 1``, they are built from velocities).
-    """
-
-    features: np.ndarray  # (T, 263)
-    joints: np.ndarray  # (T', 22, 3) metres, Y up, 20 fps
-    tokens: np.ndarray | None = None  # (N,) codebook indices when known
-
-    @property
-    def seconds(self) -> float:
-        return self.joints.shape[0] / FPS
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.joints.shape[0])
-
-    @classmethod
-    def from_joints(cls, joints: np.ndarray) -> Motion:
-        """Joint positions ``(T, 22, 3)`` (metres, Y up, 20 fps); InvalidMotionError if malformed."""
-        joints = np.asarray(joints, dtype=np.float32) if not isinstance(joints, torch.Tensor) else joints
-        check_joints(joints, "joints", min_frames=2)
-        joints = np.asarray(joints, dtype=np.float32)
-        if joints.ndim != 3:
-            raise InvalidMotionError(f"joints must have shape (T, 22, 3), got {joints.shape}")
-        return cls(np.asarray(joints_to_features(joints), dtype=np.float32), joints)
-
-    @classmethod
-    def from_features(cls, features: np.ndarray, tokens: np.ndarray | None = None) -> Motion:
-        """Raw HumanML3D features ``(T, 263)``."""
-        check_features(features, "features", min_frames=1)
-        features = np.asarray(features, dtype=np.float32)
-        if features.ndim != 2:
-            raise InvalidMotionError(f"features must have shape (T, 263), got {features.shape}")
-        return cls(features, np.asarray(features_to_joints(features), dtype=np.float32), tokens)
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike) -> Motion:
-        """A ``.bvh`` (any rig, retargeted) or ``.npy`` joints ``(T, 22, 3)`` file."""
-        from motiongpt.motion.io import load_joints
-
-        return cls.from_joints(load_joints(path))
-
-    def save_npy(self, path: str | os.PathLike) -> Path:
-        """Joints ``(T, 22, 3)`` float32 to ``path`` (atomic)."""
-        from motiongpt._io import atomic_save_npy
-
-        atomic_save_npy(path, self.joints.astype(np.float32))
-        return Path(path)
-
-    def save_bvh(self, path: str | os.PathLike, rig: str | os.PathLike = "smpl") -> Path:
-        """The motion as a BVH file (atomic) on ``rig``: "smpl" (its own skeleton), a preset ("mixamo",
-        "bandai", "cc") or a ``.bvh`` file whose skeleton to use (``motiongpt.motion.bvh.export``)."""
-        from motiongpt.motion.bvh import write_bvh_on_rig
-
-        write_bvh_on_rig(path, self.joints, rig, fps=FPS)
-        return Path(path)
-
-    def __repr__(self) -> str:
-        return f"Motion({self.n_frames} frames, {self.seconds:.1f} s)"
-
-
 @dataclass(frozen=True)
 class Reply:
     """A chat answer: its text (motion tokens left out) and the motions it holds, in order."""
@@ -171,12 +106,13 @@ class Reply:
 
 
 # --- the pipeline -------------------------------------------------------------------------------------
-def _listify(x: Any, name: str) -> tuple[list, bool]:
-    if isinstance(x, list | tuple):
-        if not x:
-            raise InvalidRequestError(f"{name} is an empty list")
-        return list(x), True
-    return [x], False
+def _batch(x: Any, name: str) -> list:
+    """The inputs of a ``*_batch`` method: a non-empty list or tuple."""
+    if not isinstance(x, list | tuple):
+        raise InvalidRequestError(f"{name} must be a list (one item per input), got {type(x).__name__}")
+    if not x:
+        raise InvalidRequestError(f"{name} is an empty list")
+    return list(x)
 
 
 def _per_item(value: Any, n: int, name: str) -> list:
@@ -374,7 +310,29 @@ class MotionGPT:
 
     def generate_motion(
         self,
-        text: str | Sequence[str],
+        text: str,
+        seconds: float | None = None,
+        seed: int | None = None,
+        allow_long: bool = False,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        guidance: float | None = None,
+    ) -> Motion:
+        """Text -> motion. ``seconds`` gives exactly ``round(seconds * FPS / frames_per_token)`` tokens; over
+        9.8 s (196 frames, the training maximum) needs ``allow_long=True``. ``seed`` makes sampling
+        repeatable. ``guidance`` overrides the bundle's classifier-free guidance scale (1 = off).
+        (A list of texts is still accepted and gives a list: :meth:`generate_motion_batch`.)
+        """
+        if isinstance(text, list | tuple):
+            return self.generate_motion_batch(text, seconds, seed, allow_long, temperature, top_k, top_p,
+                                              guidance)  # type: ignore[return-value]  # fmt: skip
+        return self.generate_motion_batch([text], seconds, seed, allow_long, temperature, top_k, top_p,
+                                          guidance)[0]  # fmt: skip
+
+    def generate_motion_batch(
+        self,
+        texts: Sequence[str],
         seconds: float | None | Sequence[float | None] = None,
         seed: int | None = None,
         allow_long: bool = False,
@@ -382,16 +340,14 @@ class MotionGPT:
         top_k: int | None = None,
         top_p: float | None = None,
         guidance: float | None = None,
-    ) -> Motion | list[Motion]:
-        """Text -> motion. ``seconds`` gives exactly ``round(seconds * 20 / 4)`` tokens; over 9.8 s
-        (196 frames, the training maximum) needs ``allow_long=True``. ``seed`` makes sampling repeatable.
-        ``guidance`` overrides the bundle's classifier-free guidance scale (1 = off).
-        """
-        texts, many = _listify(text, "text")
+    ) -> list[Motion]:
+        """Texts -> one motion each, in one batched decoding run; ``seconds`` is one length for all or
+        one per text. Otherwise as :meth:`generate_motion`."""
+        texts = _batch(texts, "text")
         for t in texts:
             check_text(t)
         n_tokens = [self._tokens_for(s) for s in _per_item(seconds, len(texts), "seconds")]
-        motion_token_limits(self.lm, n_tokens, allow_long)  # fail before encoding anything
+        motion_token_limits(self.lm, n_tokens, allow_long, self.frames_per_token)  # fail before encoding
         prompts = [
             self.prompt("t2m", Caption=t.strip()) if n is None
             else self.prompt("t2m_seconds", Caption=t.strip(), Second=self._seconds_text(n))
@@ -404,59 +360,73 @@ class MotionGPT:
             guidance=self.cfg.guidance if guidance is None else guidance,
             uncond_prompt=self.prompt(UNCONDITIONAL_TASK),
         )  # fmt: skip
-        motions = [self.decode(i) for i in ids]
-        return motions if many else motions[0]
+        return [self.decode(i) for i in ids]
 
-    def caption(self, motion: Any | Sequence[Any]) -> str | list[str]:
-        """Motion (a Motion, a ``.bvh`` / ``.npy`` path, joints or features) -> a caption, greedy."""
-        motions, many = _listify(motion, "motion") if not _is_single_motion(motion) else ([motion], False)
+    def caption(self, motion: Any) -> str:
+        """Motion (a Motion, a ``.bvh`` / ``.npy`` path, joints or features) -> a caption, greedy.
+        (A list is still accepted and gives a list: :meth:`caption_batch`.)"""
+        if isinstance(motion, list | tuple):
+            return self.caption_batch(motion)  # type: ignore[return-value]
+        return self.caption_batch([motion])[0]
+
+    def caption_batch(self, motions: Sequence[Any]) -> list[str]:
+        """Motions -> one caption each (greedy, one batched run; the same as one by one)."""
+        motions = _batch(motions, "motion")
         prompts = [self.prompt("m2t", Motion=self.vocab.motion_to_text(self.encode(m))) for m in motions]
         rows = generate_text(self.lm, prompts, sampling=GREEDY, mode="text")
-        texts = [self._text(row) for row in rows]
-        return texts if many else texts[0]
+        return [self._text(row) for row in rows]
 
     def predict(
+        self, motion: Any, seconds: float | None = None, seed: int | None = None, allow_long: bool = False
+    ) -> Motion:
+        """Continue a motion. Returns the given motion followed by ``seconds`` of continuation
+        (decoded together, so the seam is smooth); ``seconds=None`` lets the model choose the length.
+        (A list is still accepted and gives a list: :meth:`predict_batch`.)"""
+        if isinstance(motion, list | tuple):
+            return self.predict_batch(motion, seconds, seed, allow_long)  # type: ignore[return-value]
+        return self.predict_batch([motion], seconds, seed, allow_long)[0]
+
+    def predict_batch(
         self,
-        motion: Any | Sequence[Any],
+        motions: Sequence[Any],
         seconds: float | None = None,
         seed: int | None = None,
         allow_long: bool = False,
-    ) -> Motion | list[Motion]:
-        """Continue a motion. Returns the given motion followed by ``seconds`` of continuation
-        (decoded together, so the seam is smooth); ``seconds=None`` lets the model choose the length."""
-        motions, many = _listify(motion, "motion") if not _is_single_motion(motion) else ([motion], False)
+    ) -> list[Motion]:
+        """Each motion continued (one batched run), as :meth:`predict`."""
+        motions = _batch(motions, "motion")
         given = [self.encode(m) for m in motions]
         n = self._tokens_for(seconds)
         prompts = [self.prompt("pred", Motion=self.vocab.motion_to_text(g)) for g in given]
         ids = generate_motion_ids(self.lm, prompts, [n] * len(prompts), self.cfg.sampling, seed, allow_long)
-        out = [self.decode(np.concatenate([g, i.numpy()])) for g, i in zip(given, ids, strict=True)]
-        return out if many else out[0]
+        return [self.decode(np.concatenate([g, i.numpy()])) for g, i in zip(given, ids, strict=True)]
 
-    def inbetween(
-        self,
-        start: Any | Sequence[Any],
-        end: Any | Sequence[Any],
-        seconds: float | None = None,
-        seed: int | None = None,
-    ) -> Motion | list[Motion]:
+    def inbetween(self, start: Any, end: Any, seconds: float | None = None, seed: int | None = None) -> Motion:
         """The motion from ``start`` to ``end``: returns start + generated middle + end, decoded together.
 
         The middle lasts ``seconds`` (default: as long as start and end together, the training ratio).
+        (Lists are still accepted and give a list: :meth:`inbetween_batch`.)
         """
-        starts, many = _listify(start, "start") if not _is_single_motion(start) else ([start], False)
-        ends = _listify(end, "end")[0] if many else [end]
+        if isinstance(start, list | tuple):
+            return self.inbetween_batch(start, end, seconds, seed)  # type: ignore[return-value]
+        return self.inbetween_batch([start], [end], seconds, seed)[0]
+
+    def inbetween_batch(
+        self, starts: Sequence[Any], ends: Sequence[Any], seconds: float | None = None, seed: int | None = None
+    ) -> list[Motion]:
+        """Each ``starts[i]`` to ``ends[i]`` (one batched run), as :meth:`inbetween`."""
+        starts, ends = _batch(starts, "start"), _batch(ends, "end")
         if len(ends) != len(starts):
             raise InvalidRequestError(f"got {len(starts)} start motions but {len(ends)} end motions")
         heads, tails = [self.encode(s) for s in starts], [self.encode(e) for e in ends]
         n_mid = [self._tokens_for(seconds) or inbetween_gap(len(h) + len(t))
                  for h, t in zip(heads, tails, strict=True)]  # fmt: skip
-        motion_token_limits(self.lm, n_mid, allow_long=True)
+        motion_token_limits(self.lm, n_mid, allow_long=True, frames_per_token=self.frames_per_token)
         prompts = [self._inbetween_prompt(h, t, n) for h, t, n in zip(heads, tails, n_mid, strict=True)]
         ids = generate_motion_ids(self.lm, prompts, n_mid, self.cfg.sampling, seed, allow_long=True)
-        out = [
+        return [
             self.decode(np.concatenate([h, i.numpy(), t])) for h, i, t in zip(heads, ids, tails, strict=True)
         ]
-        return out if many else out[0]
 
     def _inbetween_prompt(self, head: np.ndarray, tail: np.ndarray, n_mid: int) -> str:
         """The ``inbetween`` prompt: ``<som>`` head, ``n_mid`` ``<motion_mask>``, tail ``<eom>``."""
@@ -487,8 +457,8 @@ class MotionGPT:
                 f"join_seconds must be a number in [0, {MAX_SEGMENT_SECONDS}], got {join_seconds!r}"
             )
         texts, seconds = [p for p, _ in segments], [s for _, s in segments]
-        parts = self.generate_motion(texts, seconds=seconds, seed=seed, temperature=temperature, top_k=top_k,
-                                     top_p=top_p, guidance=guidance)  # fmt: skip
+        parts = self.generate_motion_batch(texts, seconds=seconds, seed=seed, temperature=temperature,
+                                           top_k=top_k, top_p=top_p, guidance=guidance)  # fmt: skip
         tokens = np.concatenate([m.tokens for m in parts]).astype(np.int64)  # (N,)
         join = int(round(join_seconds * FPS / self.frames_per_token))
         seams = plan_seams([len(m.tokens) for m in parts], join)
@@ -507,21 +477,27 @@ class MotionGPT:
         return self.decode(tokens)
 
     def chat(
-        self,
-        messages: Sequence[dict[str, Any]] | Sequence[Sequence[dict[str, Any]]],
-        seed: int | None = None,
-        seconds: float | None = None,
-    ) -> Reply | list[Reply]:
+        self, messages: Sequence[dict[str, Any]], seed: int | None = None, seconds: float | None = None
+    ) -> Reply:
         """A conversation ``[{"role": "user"|"assistant", "content": str | Motion | [str | Motion, ...]}]``
         ending with a user turn -> the assistant's :class:`Reply` (text and any motions it wrote).
-        ``seconds`` (up to 9.8) fixes the length of a motion the reply writes; None: the model chooses."""
+        ``seconds`` (up to 9.8) fixes the length of a motion the reply writes; None: the model chooses.
+        (A list of conversations is still accepted and gives a list: :meth:`chat_batch`.)"""
+        if messages and isinstance(messages[0], list | tuple):
+            return self.chat_batch(messages, seed, seconds)  # type: ignore[arg-type, return-value]
+        return self.chat_batch([messages], seed, seconds)[0]
+
+    def chat_batch(
+        self,
+        conversations: Sequence[Sequence[dict[str, Any]]],
+        seed: int | None = None,
+        seconds: float | None = None,
+    ) -> list[Reply]:
+        """One reply per conversation (one batched run), as :meth:`chat`."""
         n = self._tokens_for(seconds)
         if n is not None:
-            motion_token_limits(self.lm, [n])
-        if messages and isinstance(messages[0], list | tuple):
-            convs, many = [list(c) for c in messages], True
-        else:
-            convs, many = [list(messages)], False
+            motion_token_limits(self.lm, [n], frames_per_token=self.frames_per_token)
+        convs = [list(c) for c in _batch(conversations, "conversations")]
         texts = [self._conversation(c) for c in convs]
         for text, conv in zip(texts, convs, strict=True):
             last = conv[-1]["content"]
@@ -538,7 +514,7 @@ class MotionGPT:
         for row in rows:
             motions = tuple(self.decode(seg) for seg in self.vocab.parse(row) if len(seg))
             replies.append(Reply(self._text(row), motions))
-        return replies if many else replies[0]
+        return replies
 
     # --- helpers ----------------------------------------------------------------------------------
     def _check_fits(self, formatted: str, user_text: str, what: str) -> None:
@@ -605,10 +581,6 @@ def _chat_with_length(
         max_new_tokens=lm.cfg.max_text_tokens + n + 2, sampling=sampling,
         generator=_generator(seed, lm.device), decoder_start_id=_decoder_start(lm),
     )  # fmt: skip
-
-
-def _is_single_motion(x: Any) -> bool:
-    return not isinstance(x, list | tuple)
 
 
 def _device(module: torch.nn.Module) -> torch.device:

@@ -49,10 +49,10 @@ from motiongpt.data.instructions import InstructionSet, fill
 from motiongpt.data.tasks import POOLS, TASKS, UNCONDITIONAL_TASK, task_names
 from motiongpt.errors import ConfigError
 from motiongpt.lm.vocab import MotionVocab
+from motiongpt.motion.skeleton import FPS
 
 log = logging.getLogger(__name__)
 
-FPS = 20
 FRAMES_PER_TOKEN = 4
 PRED_GIVEN = 0.2  # prediction sees the first 20% of the tokens
 INBETWEEN_GIVEN = 0.25  # in-between sees the first and the last 25%
@@ -188,6 +188,8 @@ class TaskBuilder:
         caption_variety: share of text->motion prompts of labelled (Bandai Namco) clips whose caption is
             drawn afresh in wider wording (:func:`motiongpt.data.captions.varied_caption`) instead of
             from the clip's templated captions.
+        frames_per_token: the motion tokenizer's downsampling (the token file records it): the frame and
+            second counts the prompts and answers state.
     """
 
     templates: InstructionSet
@@ -197,6 +199,7 @@ class TaskBuilder:
     canonical: bool = False
     sentinels: Sequence[str] = ()
     caption_variety: float = 0.0
+    frames_per_token: int = FRAMES_PER_TOKEN
     _eligible: dict[str, list] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -284,12 +287,12 @@ class TaskBuilder:
 
     def _t2m_frames(self, clip: TokenClip, rng: random.Random) -> Example:
         v = {"Caption": self._caption(clip, rng), "Motion": self._motion(clip.tokens),
-             "Frame": frames_text(clip.n_tokens)}  # fmt: skip
+             "Frame": frames_text(clip.n_tokens, self.frames_per_token)}  # fmt: skip
         return self._ex("t2m_frames", clip, rng, v)
 
     def _t2m_seconds(self, clip: TokenClip, rng: random.Random) -> Example:
         v = {"Caption": self._caption(clip, rng), "Motion": self._motion(clip.tokens),
-             "Second": seconds_text(clip.n_tokens)}  # fmt: skip
+             "Second": seconds_text(clip.n_tokens, self.frames_per_token)}  # fmt: skip
         return self._ex("t2m_seconds", clip, rng, v)
 
     def _t2m_random(self, clip: TokenClip, rng: random.Random) -> Example:
@@ -302,11 +305,12 @@ class TaskBuilder:
         )
 
     def _m2t_seconds(self, clip: TokenClip, rng: random.Random) -> Example:
-        v = {"Motion": self._motion(clip.tokens), "Second": seconds_text(clip.n_tokens)}
+        fpt = self.frames_per_token
+        v = {"Motion": self._motion(clip.tokens), "Second": seconds_text(clip.n_tokens, fpt)}
         return self._ex("m2t_seconds", clip, rng, v)
 
     def _m2t_frames(self, clip: TokenClip, rng: random.Random) -> Example:
-        v = {"Motion": self._motion(clip.tokens), "Frame": frames_text(clip.n_tokens)}
+        v = {"Motion": self._motion(clip.tokens), "Frame": frames_text(clip.n_tokens, self.frames_per_token)}
         return self._ex("m2t_frames", clip, rng, v)
 
     def _m2t_words(self, clip: TokenClip, rng: random.Random) -> Example:

@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from motiongpt.errors import InvalidRequestError
-from motiongpt.lm.generation import FPS, seconds_to_tokens
+from motiongpt.lm.generation import seconds_to_tokens
+from motiongpt.motion.skeleton import FPS, MAX_SECONDS
 
-MAX_SEGMENT_SECONDS = 9.8  # 196 frames: the model's longest motion
+MAX_SEGMENT_SECONDS = MAX_SECONDS  # 9.8 s, 196 frames: the model's longest motion
 FORMAT_HINT = "each line is SECONDS PROMPT, e.g. '3 a person walks forward'"
 
 

@@ -194,7 +194,7 @@ def load_clips(
 
 
 def _read_clips(data: str | os.PathLike, path: Path, split: str, cfg: LMTrainConfig) -> list[TokenClip]:
-    from motiongpt.tokenizer.tokenize import MIRROR, load_tokens
+    from motiongpt.tokenizer.tokenize import MIRROR, load_tokens, read_frames_per_token
 
     if not path.is_file():
         how = "motiongpt tokenize --mirror" if path.name.startswith(MIRROR) else "motiongpt tokenize"
@@ -204,7 +204,8 @@ def _read_clips(data: str | os.PathLike, path: Path, split: str, cfg: LMTrainCon
     if k is not None and k != cfg.model.codebook_size:
         raise ConfigError(f"{path} holds tokens of a {k}-code tokenizer but the LM has codebook_size="
                           f"{cfg.model.codebook_size}")  # fmt: skip
-    return read_token_clips(data, split, load_tokens(path), cfg.min_frames, cfg.max_frames)
+    return read_token_clips(data, split, load_tokens(path), cfg.min_frames, cfg.max_frames,
+                            frames_per_token=read_frames_per_token(path))
 
 
 def sentinel_tokens(tokenizer: Any, n: int = 100) -> list[str]:
@@ -370,8 +371,11 @@ def train_lm(
     else:
         texts = manifest.descriptions("train")
     sentinels = _sentinels(model, cfg.motion_objective)
+    from motiongpt.tokenizer.tokenize import read_frames_per_token
+
+    fpt = read_frames_per_token(Path(tokens) / "train.npz")  # the tokenizer's: lengths in the prompts
     builder = TaskBuilder(templates, model.vocab, train_clips, texts, cfg.canonical_templates, sentinels,
-                          cfg.caption_variety)
+                          cfg.caption_variety, fpt)
     collate = LMCollator(model, cfg.max_length)
     trainer = make_trainer(
         out, max_steps=cfg.max_steps, val_every=cfg.val_every, monitor="val/loss", accelerator=accelerator,
@@ -393,7 +397,8 @@ def train_lm(
     loader = StepLoader(train_set, sampler, cfg.seed, collate_fn=collate, num_workers=cfg.num_workers)
     val_loader, prompts = None, []
     if val_clips:
-        val_builder = TaskBuilder(templates, model.vocab, val_clips, (), cfg.canonical_templates, sentinels)
+        val_builder = TaskBuilder(templates, model.vocab, val_clips, (), cfg.canonical_templates, sentinels,
+                                  frames_per_token=fpt)
         val_ratios = {t: r for t, r in cfg.mixture.items() if val_builder.available(t)}
         if val_ratios:
             val_set = TaskSampler(val_builder, val_ratios, cfg.val_examples, seed=cfg.seed + 1)
@@ -426,11 +431,7 @@ def _export_bundle(model: MotionLanguageModel, tok_dir: Path | None, target: Pat
     if tok_dir is None:
         log.warning("no motion tokenizer known (pass --tokenizer): exported the LM only, no MotionGPT bundle")
         return None
-    try:
-        from motiongpt.lm.pipeline import MotionGPT
-    except ImportError:
-        log.warning("motiongpt.lm.pipeline is not available: exported the LM only, no MotionGPT bundle")
-        return None
+    from motiongpt.lm.pipeline import MotionGPT
     from motiongpt.tokenizer.model import MotionTokenizer
 
     try:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-FPS = 20
+FPS = 20  # frames per second of every motion in motiongpt (HumanML3D's rate); defined only here
+MAX_FRAMES = 196  # HumanML3D's longest clip: the longest motion the models are trained to write
+MAX_SECONDS = MAX_FRAMES / FPS  # 9.8 s: the length cap of every surface (CLI, web UI, timeline segments)
 N_JOINTS = 22
 FEATURE_DIM = 263  # 4 + 21*3 + 21*6 + 22*3 + 4
 

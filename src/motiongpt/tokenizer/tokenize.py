@@ -5,7 +5,9 @@ File format — one ``{out}/{split}.npz`` per split (written atomically), holdin
 - ``names``: ``(M,)`` str, the ``HumanML3D`` item names (``"{name}#{start:g}#{end:g}"`` for sub-clips);
 - ``offsets``: ``(M + 1,)`` int64; clip ``i``'s tokens are ``tokens[offsets[i]:offsets[i + 1]]``;
 - ``tokens``: ``(sum N_i,)`` int16 codebook indices, ``N_i = T_i // 4`` (trailing ``T_i % 4`` frames dropped);
-- ``codebook_size``: ``()`` int64.
+- ``codebook_size``: ``()`` int64;
+- ``frames_per_token``: ``()`` int64, the tokenizer's downsampling (files written before it was recorded
+  hold 4, the only downsampling used then; :func:`read_frames_per_token` says so).
 
 With ``mirror=True`` the train split is also encoded left/right mirrored (joints mirrored, features
 recomputed, so one frame fewer) into ``{out}/train.mirror.npz``, under the original item names; the LM
@@ -97,8 +99,17 @@ def encode_clips(
         yield batch, model.encode(model.normalize(x)).cpu().numpy()
 
 
-def save_tokens(path: str | os.PathLike, tokens: dict[str, np.ndarray], codebook_size: int) -> Path:
-    """Write ``{name: (N,) ints}`` in the flat per-split format (atomically)."""
+LEGACY_FRAMES_PER_TOKEN = 4  # token files without the field were all written by 4-frame tokenizers
+
+
+def save_tokens(
+    path: str | os.PathLike,
+    tokens: dict[str, np.ndarray],
+    codebook_size: int,
+    frames_per_token: int = LEGACY_FRAMES_PER_TOKEN,
+) -> Path:
+    """Write ``{name: (N,) ints}`` in the flat per-split format (atomically), with the tokenizer's
+    ``codebook_size`` and ``frames_per_token`` (its ``downsample_factor``)."""
     names = list(tokens)
     lengths = np.array([len(tokens[n]) for n in names], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
@@ -113,8 +124,17 @@ def save_tokens(path: str | os.PathLike, tokens: dict[str, np.ndarray], codebook
             offsets=offsets,
             tokens=flat.astype(np.int16),
             codebook_size=np.int64(codebook_size),
+            frames_per_token=np.int64(frames_per_token),
         )
     return path
+
+
+
+def read_frames_per_token(path: str | os.PathLike) -> int:
+    """The frames per token of a ``{split}.npz`` token file (:data:`LEGACY_FRAMES_PER_TOKEN` for files
+    written before it was recorded)."""
+    with np.load(path, allow_pickle=False) as z:
+        return int(z["frames_per_token"]) if "frames_per_token" in z.files else LEGACY_FRAMES_PER_TOKEN
 
 
 def load_tokens(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -155,13 +175,16 @@ def tokenize_corpus(
             tokens.update(zip(batch, idx, strict=True))
         names = clips.names
         by_name = {names[i]: tokens[i] for i in sorted(tokens)}
-        written[split] = save_tokens(out / f"{split}.npz", by_name, model.cfg.codebook_size)
+        written[split] = save_tokens(
+            out / f"{split}.npz", by_name, model.cfg.codebook_size, model.downsample_factor
+        )
         log.info("tokenize: %s: %d clips, %d tokens -> %s", split, len(by_name),
                  sum(len(t) for t in by_name.values()), written[split])  # fmt: skip
         if mirror and split == "train":
             mirrored = encode_features(model, mirrored_features(clips), batch_size, device)
             kept = {names[i]: t for i, t in enumerate(mirrored) if len(t)}
-            written[MIRROR] = save_tokens(out / f"{MIRROR}.npz", kept, model.cfg.codebook_size)
+            written[MIRROR] = save_tokens(out / f"{MIRROR}.npz", kept, model.cfg.codebook_size,
+                                          model.downsample_factor)
             log.info("tokenize: %s: %d mirrored clips -> %s", split, len(kept), written[MIRROR])
     return written
 
@@ -175,6 +198,7 @@ __all__ = [
     "encode_features",
     "length_buckets",
     "load_tokens",
+    "read_frames_per_token",
     "save_tokens",
     "tokenize_corpus",
 ]

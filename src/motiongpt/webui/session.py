@@ -13,6 +13,7 @@ out, so the logic here is tested without a browser.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -25,14 +26,15 @@ from typing import Literal
 import numpy as np
 
 from motiongpt.errors import InvalidMotionError, InvalidRequestError, MotionGPTError
-from motiongpt.lm.pipeline import FPS, Motion, MotionGPT, check_text
+from motiongpt.lm.pipeline import MotionGPT, check_text
 from motiongpt.lm.timeline import check_segment
 from motiongpt.motion.io import load_joints
+from motiongpt.motion.motion import Motion, MotionFiles
+from motiongpt.motion.skeleton import FPS, MAX_SECONDS
 from motiongpt.render import render_video
 
 log = logging.getLogger(__name__)
 
-MAX_SECONDS = 9.8  # 196 frames, the longest motion the model was trained to write
 MAX_UPLOAD_SECONDS = MAX_SECONDS  # longer uploads are cut to their start (and the reply says so)
 HISTORY_TURNS = 6  # the conversation the model sees in chat mode: the last 3 exchanges
 VIDEO_SIZE = 400  # pixels; the page shows the video at this size, so it is drawn 1:1, not scaled up
@@ -47,15 +49,6 @@ def slug(text: str, max_len: int = 48) -> str:
 
 def describe_motion(motion: Motion) -> str:
     return f"{motion.seconds:.1f} s motion ({motion.n_frames} frames)"
-
-
-@dataclass(frozen=True)
-class MotionFiles:
-    """The files of one motion: skeleton video, joints ``(T, 22, 3)`` and BVH."""
-
-    video: Path
-    npy: Path
-    bvh: Path
 
 
 @dataclass(frozen=True)
@@ -203,12 +196,10 @@ class MotionChat:
     def save(self, motion: Motion, title: str) -> MotionFiles:
         """Write ``motion`` as .npy, .bvh and .mp4 into a new sub-folder named after ``title``."""
         folder = self.out_dir / uuid.uuid4().hex[:12]
-        name = slug(title)
-        npy = motion.save_npy(folder / f"{name}.npy")
-        bvh = motion.save_bvh(folder / f"{name}.bvh")
-        video = render_video(motion.joints, folder / f"{name}.mp4", title=title, size=VIDEO_SIZE)
+        video = functools.partial(render_video, size=VIDEO_SIZE)
+        files = motion.save(folder / slug(title), video=video, title=title)
         log.debug("saved %s to %s", motion, folder)
-        return MotionFiles(video=video, npy=npy, bvh=bvh)
+        return files
 
     def _motion_turn(self, motion: Motion, text: str, title: str) -> Turn:
         return Turn("assistant", text, motion, self.save(motion, title))
