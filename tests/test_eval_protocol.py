@@ -180,3 +180,38 @@ def test_data_summary_reads_manifest(tmp_path: Path, setup):
     (tmp_path / "corpus.json").write_text(json.dumps({"summary": {"captions": 10, "templated_share": 0.75}}))
     s = data_summary(tmp_path, setup[0])
     assert s["templated_caption_share"] == 0.75 and s["items"] == 40 and s["distinct_caption_texts"] == 40
+
+
+
+def test_settings_object_typed_result_and_named_mm_dist(setup):
+    """One EvalSettings object for the shared arguments; a typed, frozen EvalResult that is also the JSON
+    dict; MM-Dist as the references define it (full 32-pair batches) reported beside ours and named."""
+    import dataclasses
+
+    from motiongpt.eval.protocol import MM_DIST_NOTE
+    from motiongpt.eval.result import EvalResult, EvalSettings
+
+    test, _, ev = setup
+    table = _by_text(test)
+
+    def generate(texts, lengths):
+        return [np.repeat(table[t][None], n, 0) for t, n in zip(texts, lengths, strict=True)]
+
+    settings = EvalSettings(replications=1, progress=False, model_name="m", split="val", quick=True)
+    res = evaluate_t2m(generate, test, ev, settings=settings, mm_samples=0)
+    assert isinstance(res, EvalResult) and res.rows is res["rows"] and res.model == "m"
+    assert res.quick is True and res.data["split"] == "val" and json.loads(json.dumps(res))["quick"] is True
+    with pytest.raises(TypeError, match="frozen"):
+        res["quick"] = False
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.quick = False  # type: ignore[misc]
+    assert MM_DIST_NOTE in res.notes and MM_DIST_NOTE in format_table(res)
+    ref = sample_pairs(test, np.random.default_rng([0, 0]))
+    t, m = ev.embed_captions(ref.tokens), ev.embed_motions(ref.motions)
+    assert len(t) == 40  # one full batch of 32 and 8 pairs left over: the two definitions differ
+    model = res.rows[MODEL]
+    assert model["mm_dist"]["mean"] == pytest.approx(M.mm_dist(t, m), rel=1e-6)
+    assert model["mm_dist_full_batches"]["mean"] == pytest.approx(M.mm_dist(t[:32], m[:32]), rel=1e-6)
+    assert model["mm_dist_full_batches"]["mean"] != pytest.approx(model["mm_dist"]["mean"], rel=1e-6)
+    with pytest.raises(TypeError, match="unknown evaluation settings"):
+        evaluate_t2m(None, test, ev, replications=1, progress=False, batch=32)

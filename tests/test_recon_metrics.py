@@ -83,3 +83,14 @@ def test_bad_inputs() -> None:
     bad[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="finite"):
         pa_mpjpe(bad, np.zeros((2, 22, 3)))
+
+
+def test_accel_error_global_joints_is_motiongpts_definition() -> None:
+    """A root that accelerates with the whole body: no error root-aligned, but an error on global joints
+    (MotionGPT's definition), which ``evaluate_recon`` reports as ``accel_error_global_mm``."""
+    t = np.arange(5, dtype=float)
+    gt = np.zeros((5, 2, 3))
+    pred = np.zeros((5, 2, 3))
+    pred[:, :, 0] = (t**2)[:, None]  # both joints (root included) accelerate: x'' = 2 per frame^2
+    assert accel_error(pred, gt) == pytest.approx(0.0)
+    assert accel_error(pred, gt, root=None) == pytest.approx(2.0)

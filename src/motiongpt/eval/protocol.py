@@ -22,8 +22,14 @@ Every run also scores, in the same replications, the rows that bound the model:
   chance-level lower bound of R-precision (about k/32 for top-k).
 
 Each replication re-draws captions, crops and batch order (``pairs.sample_pairs``); every number is
-reported as mean and 95 % CI half-width over replications. Results are plain JSON-able dicts, see
+reported as mean and 95 % CI half-width over replications. Every protocol takes its shared settings as one
+:class:`~motiongpt.eval.result.EvalSettings` (or those fields as keyword arguments) and returns an
+:class:`~motiongpt.eval.result.EvalResult` (a frozen dataclass that is also a JSON-able dict); see
 ``report.format_table`` for the paper-style table.
+
+MM-Dist is the mean distance over all N text/motion pairs (``mm_dist``); the T2M and MotionGPT reference
+scripts average it over the full 32-pair batches only, dropping the last partial batch — reported beside
+it as ``mm_dist_full_batches`` and named in every result's notes.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from motiongpt.errors import CorpusError, MetricInputError
 from motiongpt.eval import metrics
 from motiongpt.eval.evaluator import T2MEvaluator
 from motiongpt.eval.pairs import Pairs, crop_motion, distinct_text_order, sample_pairs
+from motiongpt.eval.result import EvalResult, EvalSettings
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +58,8 @@ __all__ = [
     "evaluate_pred",
     "evaluate_t2m",
     "evaluator_identity",
+    "EvalResult",
+    "EvalSettings",
 ]
 
 GenerateFn = Callable[[list[str], list[int]], list[np.ndarray]]
@@ -59,6 +68,10 @@ PredictFn = Callable[[list[np.ndarray], list[int]], list[np.ndarray]]
 InbetweenFn = Callable[[list[np.ndarray], list[np.ndarray], list[int]], list[np.ndarray]]
 
 REAL, NEAREST, SHUFFLED, MODEL = "Real", "Nearest neighbour (train)", "Shuffled pairing", "Model"
+MM_DIST_NOTE = (
+    "MM-Dist (mm_dist) is the mean over all N pairs; the T2M/MotionGPT references average over the full "
+    "32-pair batches only (the last partial batch dropped): mm_dist_full_batches"
+)
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -111,6 +124,8 @@ def _retrieval(
 ) -> dict[str, float]:
     vals: dict[str, float] = {"mm_dist": metrics.mm_dist(text_emb, motion_emb)}
     if len(text_emb) >= batch:
+        full = len(text_emb) // batch * batch  # the references' drop_last batches
+        vals["mm_dist_full_batches"] = metrics.mm_dist(text_emb[:full], motion_emb[:full])
         rp = metrics.r_precision(text_emb, motion_emb, 3, batch)
         vals |= {f"r_precision_top{k + 1}": float(rp[k]) for k in range(3)}
         order = distinct_text_order(texts, batch)
@@ -185,30 +200,25 @@ def _train_pairs(train: Sequence[Any] | None, seed: int) -> Pairs | None:
 
 
 def _draws(
-    task: str, dataset: Sequence[Any], replications: int, seed: int, progress: bool
+    task: str, dataset: Sequence[Any], settings: EvalSettings
 ) -> Iterator[tuple[int, np.random.Generator, Pairs]]:
     """Each replication ``r``: its generator (from ``[seed, r]``) and its draw of captions, crops, order."""
-    for r in _progress(range(replications), f"{task} replications", progress):
-        rng = np.random.default_rng([seed, r])
+    for r in _progress(range(settings.replications), f"{task} replications", settings.progress):
+        rng = np.random.default_rng([settings.seed, r])
         yield r, rng, sample_pairs(dataset, rng)
 
 
 def _result(
     task: str,
-    runs: dict[str, dict[str, list[float]]],
-    settings: dict[str, Any],
-    *,
-    replications: int,
-    seed: int,
+    rows: dict[str, dict[str, Any]],
+    task_settings: dict[str, Any],
+    settings: EvalSettings,
     evaluator: T2MEvaluator,
-    evaluator_path: Any,
     dataset: Sequence[Any],
-    data_root: str | Path | None,
-    model_name: str | None,
     has_model: bool,
-) -> dict[str, Any]:
-    """The JSON result of a run: header (task, evaluator, data, notes), ``settings`` and summarised rows."""
-    data = data_summary(data_root, dataset)
+) -> EvalResult:
+    """A run's result: header (task, evaluator, data, notes), the task's settings and the summarised rows."""
+    data = data_summary(settings.data_root, dataset, settings.split)
     notes = []
     if not has_model:
         notes.append("no model given: only Real and the baselines were evaluated")
@@ -217,6 +227,7 @@ def _result(
             "Nearest neighbour retrieves from the train split with this evaluator's own embeddings, so its "
             "R-precision and MM-Dist flatter it; Shuffled pairing is the chance level (top-k about k/32)"
         )
+        notes.append(MM_DIST_NOTE)
     else:
         notes.append(
             "Nearest neighbour completes with the train clip whose given part is closest in the evaluator's "
@@ -228,17 +239,18 @@ def _result(
             f"{data['templated_caption_share']:.0%} of the corpus captions are templated from labels; "
             "retrieval over templated captions is partly ambiguous (see r_precision_distinct_*)"
         )
-    return {
-        "task": task,
-        "replications": replications,
-        "seed": seed,
-        "evaluator": evaluator_identity(evaluator, evaluator_path),
-        "data": data,
-        "model": (model_name or "model") if has_model else None,
-        "notes": notes,
-        "settings": settings,
-        "rows": _summarise(runs),
-    }
+    return EvalResult(
+        task=task,
+        replications=settings.replications,
+        seed=settings.seed,
+        evaluator=evaluator_identity(evaluator, settings.evaluator_path),
+        data=data,
+        model=(settings.model_name or "model") if has_model else None,
+        notes=notes,
+        settings=task_settings,
+        rows=rows,
+        quick=settings.quick,
+    )
 
 
 # --- text to motion -----------------------------------------------------------------------------------
@@ -249,20 +261,15 @@ def evaluate_t2m(
     dataset: Sequence[Any],
     evaluator: T2MEvaluator,
     train: Sequence[Any] | None = None,
-    replications: int = 20,
-    seed: int = 0,
-    batch_size: int = 32,
-    diversity_pairs: int = 300,
+    *,
+    settings: EvalSettings | None = None,
     mm_prompts: int = 100,
     mm_samples: int = 30,
     mm_pairs: int = 10,
-    model_name: str | None = None,
-    data_root: str | Path | None = None,
-    evaluator_path: str | Path | None = None,
-    progress: bool = True,
     action_classifier: Any = None,
     actions: dict[str, str] | None = None,
-) -> dict[str, Any]:
+    **overrides: Any,
+) -> EvalResult:
     """Text-to-motion: R-precision top-1/2/3, FID, MM-Dist, Diversity (and MultiModality for the model).
 
     Args:
@@ -270,19 +277,20 @@ def evaluate_t2m(
         dataset: the test split (``Sequence`` of clips with ``features`` and ``captions``).
         evaluator: the text/motion evaluator.
         train: the train split, for the nearest-neighbour baseline (skipped when ``None``).
-        replications: independent repetitions (20 in the protocol).
+        settings: replications (20 in the protocol), seed, batch size, ... (:class:`EvalSettings`);
+            ``overrides`` replace single fields, e.g. ``replications=3``.
         mm_prompts, mm_samples, mm_pairs: MultiModality design (100 × 30, 10 pairs in the protocol).
         action_classifier, actions: an ``ActionClassifier`` and the action of each labelled clip (by clip
             name): adds ``action_accuracy`` of the Real and model motions of the labelled clips.
     """
-    if replications < 1:
-        raise ValueError(f"replications must be >= 1, got {replications}")
+    settings = EvalSettings.of(settings, **overrides)
+    seed, batch_size, diversity_pairs = settings.seed, settings.batch_size, settings.diversity_pairs
     cfg = evaluator.cfg
     runs: dict[str, dict[str, list[float]]] = {}
     index = {clip.name: i for i, clip in enumerate(dataset)}
     train_pairs = _train_pairs(train, seed)
     train_emb = evaluator.embed_motions(train_pairs.motions) if train_pairs is not None else None
-    for _, rng, ref in _draws("t2m", dataset, replications, seed, progress):
+    for _, rng, ref in _draws("t2m", dataset, settings):
         # ref: the reference motions (FID) and the captions of this replication
         text_emb = evaluator.embed_captions(ref.tokens)
         ref_emb = evaluator.embed_motions(ref.motions)
@@ -325,18 +333,15 @@ def evaluate_t2m(
             )
         if train_emb is not None:
             _add(runs, NEAREST, {"multimodality": 0.0})  # retrieval is deterministic
-    settings = {
+    task_settings = {
         "batch_size": batch_size,
         "diversity_pairs": diversity_pairs,
         "mm_prompts": mm_prompts,
         "mm_samples": mm_samples,
         "mm_pairs": mm_pairs,
     }
-    return _result(
-        "t2m", runs, settings, replications=replications, seed=seed, evaluator=evaluator,
-        evaluator_path=evaluator_path, dataset=dataset, data_root=data_root, model_name=model_name,
-        has_model=generate_fn is not None,
-    )  # fmt: skip
+    has_model = generate_fn is not None
+    return _result("t2m", _summarise(runs), task_settings, settings, evaluator, dataset, has_model)
 
 
 def _multimodality(
@@ -365,24 +370,21 @@ def evaluate_m2t(
     dataset: Sequence[Any],
     evaluator: T2MEvaluator,
     train: Sequence[Any] | None = None,
-    replications: int = 20,
-    seed: int = 0,
-    batch_size: int = 32,
+    *,
+    settings: EvalSettings | None = None,
     text_metrics: bool = True,
     meteor: bool | None = None,
     bertscore: bool = True,
-    model_name: str | None = None,
-    data_root: str | Path | None = None,
-    evaluator_path: str | Path | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
+    **overrides: Any,
+) -> EvalResult:
     """Motion-to-text: R-precision and MM-Dist of generated captions against the motions (every
     replication), and BLEU@1/4, ROUGE-L, CIDEr, METEOR, BERTScore against all reference captions of
-    each item (first replication only: they do not depend on the batch draw)."""
+    each item (first replication only: they do not depend on the batch draw). ``settings`` and
+    ``overrides`` as in :func:`evaluate_t2m`."""
     from motiongpt.data.pos import pos_tag
 
-    if replications < 1:
-        raise ValueError(f"replications must be >= 1, got {replications}")
+    settings = EvalSettings.of(settings, **overrides)
+    batch_size = settings.batch_size
     runs: dict[str, dict[str, list[float]]] = {}
     captions: dict[str, dict[str, Any]] = {}
     train_texts, train_emb = None, None
@@ -390,7 +392,7 @@ def evaluate_m2t(
         uniq = {c.text: tuple(c.tokens) for clip in train for c in clip.captions}
         train_texts = list(uniq)
         train_emb = evaluator.embed_captions(list(uniq.values()))
-    for r, rng, ref in _draws("m2t", dataset, replications, seed, progress):
+    for r, rng, ref in _draws("m2t", dataset, settings):
         motion_emb = evaluator.embed_motions(ref.motions)
         gt_text_emb = evaluator.embed_captions(ref.tokens)
         rows: dict[str, tuple[np.ndarray, list[str]]] = {REAL: (gt_text_emb, list(ref.texts))}
@@ -411,15 +413,11 @@ def evaluate_m2t(
                 from motiongpt.eval.text_metrics import caption_metrics
 
                 captions[row] = caption_metrics(texts, ref.all_texts, meteor=meteor, bertscore=bertscore)
-    settings = {"batch_size": batch_size, "text_metrics_on": "replication 0, all references per item"}
-    result = _result(
-        "m2t", runs, settings, replications=replications, seed=seed, evaluator=evaluator,
-        evaluator_path=evaluator_path, dataset=dataset, data_root=data_root, model_name=model_name,
-        has_model=caption_fn is not None,
-    )  # fmt: skip
+    task_settings = {"batch_size": batch_size, "text_metrics_on": "replication 0, all references per item"}
+    rows = _summarise(runs)
     for row, vals in captions.items():
-        result["rows"].setdefault(row, {})["captioning"] = vals
-    return result
+        rows.setdefault(row, {})["captioning"] = vals
+    return _result("m2t", rows, task_settings, settings, evaluator, dataset, caption_fn is not None)
 
 
 # --- prediction and in-between ------------------------------------------------------------------------
@@ -438,10 +436,7 @@ def _completion_rows(
     evaluator: T2MEvaluator,
     train: Sequence[Any] | None,
     given: float,
-    replications: int,
-    seed: int,
-    diversity_pairs: int,
-    progress: bool,
+    settings: EvalSettings,
 ) -> dict[str, dict[str, list[float]]]:
     runs: dict[str, dict[str, list[float]]] = {}
 
@@ -450,11 +445,11 @@ def _completion_rows(
         return (k, n) if task == "pred" else (k, n - k)
 
     train_bank = None
-    tp = _train_pairs(train, seed)
+    tp = _train_pairs(train, settings.seed)
     if tp is not None:
         keys = [m[: max(4, spans(len(m))[0])] for m in tp.motions]
         train_bank = (tp.motions, evaluator.embed_motions(keys))
-    for _, rng, ref in _draws(task, dataset, replications, seed, progress):
+    for _, rng, ref in _draws(task, dataset, settings):
         lengths = ref.lengths
         cut = [spans(n) for n in lengths]
         prefix = [m[:a] for m, (a, _) in zip(ref.motions, cut, strict=True)]
@@ -486,7 +481,7 @@ def _completion_rows(
         gt_joints = [_joints(m) for m in ref.motions]
         for row, motions in outputs.items():
             emb = evaluator.embed_motions(motions)
-            vals = _distribution(emb, ref_emb, rng, diversity_pairs)
+            vals = _distribution(emb, ref_emb, rng, settings.diversity_pairs)
             ade, fde = [], []
             for m, g, (a, b) in zip(motions, gt_joints, cut, strict=True):
                 n = min(len(m), len(g))  # a model's output may be a few frames short (4-frame tokens)
@@ -507,25 +502,12 @@ def _evaluate_completion(
     evaluator: T2MEvaluator,
     train: Sequence[Any] | None,
     given: float,
-    *,
-    replications: int,
-    seed: int,
-    diversity_pairs: int,
-    model_name: str | None,
-    data_root: str | Path | None,
-    evaluator_path: str | Path | None,
-    progress: bool,
-) -> dict[str, Any]:
+    settings: EvalSettings,
+) -> EvalResult:
     """What ``evaluate_pred`` and ``evaluate_inbetween`` share once ``given`` is checked."""
-    runs = _completion_rows(
-        task, fn, dataset, evaluator, train, given, replications, seed, diversity_pairs, progress
-    )
-    settings = {"given": given, "ade_fde_units": "metres, norm of the flattened 22x3 pose difference"}
-    return _result(
-        task, runs, settings, replications=replications, seed=seed, evaluator=evaluator,
-        evaluator_path=evaluator_path, dataset=dataset, data_root=data_root, model_name=model_name,
-        has_model=fn is not None,
-    )  # fmt: skip
+    runs = _completion_rows(task, fn, dataset, evaluator, train, given, settings)
+    task_settings = {"given": given, "ade_fde_units": "metres, norm of the flattened 22x3 pose difference"}
+    return _result(task, _summarise(runs), task_settings, settings, evaluator, dataset, fn is not None)
 
 
 def evaluate_pred(
@@ -534,26 +516,20 @@ def evaluate_pred(
     evaluator: T2MEvaluator,
     train: Sequence[Any] | None = None,
     given: float = 0.2,
-    replications: int = 20,
-    seed: int = 0,
-    diversity_pairs: int = 300,
-    model_name: str | None = None,
-    data_root: str | Path | None = None,
-    evaluator_path: str | Path | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
+    *,
+    settings: EvalSettings | None = None,
+    **overrides: Any,
+) -> EvalResult:
     """Motion prediction from the first ``given`` share of each motion: FID, Diversity, ADE, FDE.
 
     ADE/FDE are MotionGPT's: per frame the Euclidean norm of the flattened 22×3 joint-position
     difference, in metres, averaged over the predicted frames (ADE) or taken at the last (FDE).
+    ``settings`` and ``overrides`` as in :func:`evaluate_t2m`.
     """
     if not 0 < given < 1:
         raise ValueError(f"given must be in (0, 1), got {given}")
-    return _evaluate_completion(
-        "pred", predict_fn, dataset, evaluator, train, given, replications=replications, seed=seed,
-        diversity_pairs=diversity_pairs, model_name=model_name, data_root=data_root,
-        evaluator_path=evaluator_path, progress=progress,
-    )  # fmt: skip
+    settings = EvalSettings.of(settings, **overrides)
+    return _evaluate_completion("pred", predict_fn, dataset, evaluator, train, given, settings)
 
 
 def evaluate_inbetween(
@@ -562,19 +538,13 @@ def evaluate_inbetween(
     evaluator: T2MEvaluator,
     train: Sequence[Any] | None = None,
     given: float = 0.25,
-    replications: int = 20,
-    seed: int = 0,
-    diversity_pairs: int = 300,
-    model_name: str | None = None,
-    data_root: str | Path | None = None,
-    evaluator_path: str | Path | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """In-between: the first and last ``given`` share are given; FID, Diversity, ADE/FDE on the middle."""
+    *,
+    settings: EvalSettings | None = None,
+    **overrides: Any,
+) -> EvalResult:
+    """In-between: the first and last ``given`` share are given; FID, Diversity, ADE/FDE on the middle.
+    ``settings`` and ``overrides`` as in :func:`evaluate_t2m`."""
     if not 0 < given < 0.5:
         raise ValueError(f"given must be in (0, 0.5), got {given}")
-    return _evaluate_completion(
-        "inbetween", inbetween_fn, dataset, evaluator, train, given, replications=replications, seed=seed,
-        diversity_pairs=diversity_pairs, model_name=model_name, data_root=data_root,
-        evaluator_path=evaluator_path, progress=progress,
-    )  # fmt: skip
+    settings = EvalSettings.of(settings, **overrides)
+    return _evaluate_completion("inbetween", inbetween_fn, dataset, evaluator, train, given, settings)

@@ -9,6 +9,8 @@ units (metres for HumanML3D joints; ``evaluate_recon`` reports millimetres):
   translation; no reflection) of the prediction onto the ground truth.
 - ``accel_error``: mean norm of the difference of second finite differences
   ``x[t+1] - 2 x[t] + x[t-1]`` of root-aligned joints, per frame² (at 20 fps: multiply by 400 for /s²).
+  MotionGPT's reconstruction metric uses global joints (``root=None``): ``evaluate_recon`` reports both,
+  ``accel_error_mm`` (root-aligned) and ``accel_error_global_mm`` (MotionGPT's definition).
 
 With ``reduce=False`` each returns the per-frame errors ``(..., T)`` (``(..., T-2)`` for acceleration).
 """
@@ -95,7 +97,8 @@ def evaluate_recon(
     """Encode→decode every clip of ``split`` (HumanML3D length filter ``min_frames..max_frames``) and
     compare joints recovered from the denormalised features.
 
-    Returns a JSON-able dict: ``mpjpe_mm``, ``pa_mpjpe_mm``, ``accel_error_mm`` (mm/frame²),
+    Returns a JSON-able dict: ``mpjpe_mm``, ``pa_mpjpe_mm``, ``accel_error_mm`` (mm/frame², root-aligned
+    joints), ``accel_error_global_mm`` (global joints, MotionGPT's definition),
     ``codebook_usage`` (percent of the K codes used on the split), ``perplexity`` (of the split's code
     histogram), counts.
     """
@@ -110,7 +113,7 @@ def evaluate_recon(
     model = MotionTokenizer.from_pretrained(tokenizer_dir, map_location=device)
     clips = HumanML3D(data, split, min_frames=min_frames, max_frames=max_frames)
     unit = model.downsample_factor
-    sums = {"mpjpe": 0.0, "pa": 0.0, "accel": 0.0}
+    sums = {"mpjpe": 0.0, "pa": 0.0, "accel": 0.0, "accel_global": 0.0}
     n_frames = n_accel = n_clips = 0
     counts = torch.zeros(model.cfg.codebook_size, dtype=torch.int64)
     with torch.no_grad():
@@ -128,6 +131,7 @@ def evaluate_recon(
             if n >= 3:
                 acc = accel_error(pred, gt, reduce=False)
                 sums["accel"] += float(acc.sum())
+                sums["accel_global"] += float(accel_error(pred, gt, root=None, reduce=False).sum())
                 n_accel += acc.size
             n_frames += pred.shape[0] * pred.shape[1]
             n_clips += len(batch)
@@ -145,6 +149,7 @@ def evaluate_recon(
         "mpjpe_mm": 1000.0 * sums["mpjpe"] / n_frames,
         "pa_mpjpe_mm": 1000.0 * sums["pa"] / n_frames,
         "accel_error_mm": 1000.0 * sums["accel"] / max(1, n_accel),
+        "accel_error_global_mm": 1000.0 * sums["accel_global"] / max(1, n_accel),
         "codebook_usage": 100.0 * float((counts > 0).float().mean()),
         "perplexity": float(perplexity(indices, len(counts))),
     }
