@@ -84,57 +84,88 @@ def angles(j: np.ndarray) -> np.ndarray:
     return np.stack(out, axis=1)
 
 
-def sole_heights(source: np.ndarray, out: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Height above the floor (m) of each planted foot of ``source`` in ``out``: its lower joint's height
-    over that joint's standing height in the rig's ``reference`` pose (both (·, 22, 3), Y up)."""
+def planted(source: np.ndarray) -> np.ndarray:
+    """(T, 2) left/right foot planted: its ankle or toe under HumanML3D's contact threshold within 5 cm of
+    that joint's lowest height (the exporter's definition, restated)."""
     feet = source[:, list(FOOT)]
     step2 = (np.diff(feet, axis=0) ** 2).sum(-1)
     still = np.concatenate([step2, step2[-1:]]) < CONTACT_STEP2
-    planted = still & (feet[..., 1] < feet[..., 1].min(0) + 0.05)
-    planted = planted[:, :2] | planted[:, 2:]  # (T, 2) left, right
+    flags = still & (feet[..., 1] < feet[..., 1].min(0) + 0.05)
+    return flags[:, :2] | flags[:, 2:]
+
+
+def joint_heights(joints: np.ndarray, standing: np.ndarray) -> np.ndarray:
+    """(T, 4) heights of the ankles and toes (l, r, l, r) over their heights when standing, (4,)."""
+    return joints[:, list(FOOT), 1] - standing
+
+
+def leg_length(joints: np.ndarray) -> float:
+    bones = joints[:, [4, 7, 5, 8]] - joints[:, [1, 4, 2, 5]]  # (T, 4, 3) thighs and shins
+    return float(np.linalg.norm(bones, axis=-1).sum(-1).mean() / 2)
+
+
+def foot_contact(source: np.ndarray, out: np.ndarray, reference: np.ndarray) -> dict[str, np.ndarray]:
+    """The rig's feet against the motion's at the motion's planted frames (all (·, 22, 3), metres, Y up).
+
+    A foot's height is its lower joint's (ankle or toe) over that joint's standing height: for the rig
+    in its ``reference`` pose (the lower of both feet, the floor at the lowest), for the motion the lowest
+    across the clip. Returns ``track``: the rig's foot height minus the motion's scaled by the legs'
+    length ratio, at every planted frame; ``ground``: the rig's foot height where the motion's foot is on
+    its floor (planted, under 1 cm); ``flat``: the higher of the rig's ankle and toe where both of the
+    motion's are on the floor (a flat foot must stay flat, not stand on its heel with the toes up)."""
     ref = reference[list(FOOT), 1] - reference[list(FOOT), 1].min()
-    standing = np.minimum(ref, ref[[1, 0, 3, 2]])  # each joint's height when its foot is down
-    above = out[:, list(FOOT), 1] - standing  # (T, 4)
-    sole = np.minimum(above[:, :2], above[:, 2:])  # (T, 2)
-    assert planted.sum() > 20  # the walk has planted feet to check
-    return sole[planted]
+    rig = joint_heights(out, np.minimum(ref, ref[[1, 0, 3, 2]]))  # (T, 4)
+    feet = source[:, list(FOOT), 1]
+    src = joint_heights(source, np.repeat([feet[:, :2].min(), feet[:, 2:].min()], 2))
+    rig_foot, src_foot = np.minimum(rig[:, :2], rig[:, 2:]), np.minimum(src[:, :2], src[:, 2:])  # (T, 2)
+    plant = planted(source)
+    assert plant.sum() > 20  # the clip has planted feet to check
+    scale = leg_length(reference[None]) / leg_length(source)
+    flat = plant & (np.maximum(src[:, :2], src[:, 2:]) < 0.01)
+    return {
+        "track": rig_foot[plant] - scale * src_foot[plant],
+        "ground": rig_foot[plant & (src_foot < 0.01)],
+        "flat": np.maximum(rig[:, :2], rig[:, 2:])[flat],
+    }
 
 
 def check_export(
     source: np.ndarray, out_path: Path, rig_clip: BVHClip, ref_row: np.ndarray, preset: str
 ) -> dict[str, float]:
-    """Hierarchy kept, knee/elbow angles within 5 degrees, planted feet within 2 cm of the floor."""
+    """Hierarchy kept, knee/elbow angles within 5 degrees, feet within 2 cm of the floor where the motion's
+    are on it (and as high as the motion's, scaled, at every planted frame), flat feet flat."""
     out = read_bvh(out_path)
     assert out.names == rig_clip.names and out.parents == rig_clip.parents
     assert out.channels == rig_clip.channels and np.allclose(out.offsets, rig_clip.offsets, atol=1e-4)
     assert out.n_frames == len(source) and abs(out.frame_time - 0.05) < 1e-6
     back = bvh_to_joints(out, rig=preset).astype(np.float64)  # read with the project's own reader
     angle_err = np.abs(angles(back) - angles(source)).max()
-    assert angle_err < 5.0
     ref = BVHClip(rig_clip.names, rig_clip.parents, rig_clip.offsets, rig_clip.channels, 1.0, ref_row[None])
-    sole = np.abs(sole_heights(source, back, bvh_to_joints(ref, rig=preset)[0]))
+    feet = foot_contact(source, back, bvh_to_joints(ref, rig=preset)[0])
     fingers = [i for i, n in enumerate(out.names) if "Index2" in n or "Mid2" in n]  # unmatched: reference
     for j in fingers:
         cols = slice(out.channel_starts[j], out.channel_starts[j] + len(out.channels[j]))
         np.testing.assert_allclose(out.motion[:, cols], np.tile(ref_row[cols], (out.n_frames, 1)), atol=1e-4)
-    return {"angle_err_deg": float(angle_err), "sole_max_m": float(sole.max()),
-            "sole_mean_m": float(sole.mean()), "sole_within_2cm": float((sole < 0.02).mean())}  # fmt: skip
+    stats = {"angle_err_deg": float(angle_err), "ground_frames": len(feet["ground"])}
+    stats |= {f"{k}_max_m": float(np.abs(v).max()) for k, v in feet.items()}
+    assert stats["angle_err_deg"] < 5.0, stats
+    assert stats["ground_max_m"] < 0.02 and stats["track_max_m"] < 0.02, stats
+    assert stats["flat_max_m"] < 0.02 and len(feet["flat"]) > 5, stats
+    return stats
 
 
 @pytest.mark.parametrize("rig", ["mixamo", "bandai", "cc"])
 def test_presets_keep_angles_and_ground(tmp_path: Path, walk: np.ndarray, rig: str) -> None:
     write_bvh_on_rig(tmp_path / "out.bvh", walk, rig)
     template = parse_bvh(preset_text(rig))
-    stats = check_export(walk, tmp_path / "out.bvh", template, template.motion[0], rig)
-    assert stats["sole_max_m"] < 0.02, stats
+    check_export(walk, tmp_path / "out.bvh", template, template.motion[0], rig)
 
 
 def test_user_mixamo_rig_file(tmp_path: Path, walk: np.ndarray) -> None:
     rig = write_user_mixamo(tmp_path / "character.bvh")
     clip = read_bvh(rig)
     write_bvh_on_rig(tmp_path / "out.bvh", walk, rig)
-    stats = check_export(walk, tmp_path / "out.bvh", clip, clip.motion[0], "mixamo")
-    assert stats["sole_max_m"] < 0.02, stats
+    check_export(walk, tmp_path / "out.bvh", clip, clip.motion[0], "mixamo")
     text = (tmp_path / "out.bvh").read_text()
     assert text.split("MOTION")[0] == rig.read_text().split("MOTION")[0]  # the user's hierarchy, verbatim
     # the hips carry the path, scaled by the legs' length (the rig's in cm over the motion's in m)
@@ -280,10 +311,29 @@ def test_real_rig_files(tmp_path: Path, walk: np.ndarray, name: str) -> None:
     rig = extract(shared_data(*archive.split("/")), {member}, tmp_path)[member]
     clip = read_bvh(rig)
     write_bvh_on_rig(tmp_path / "out.bvh", walk, rig, rig_pose="first")
-    stats = check_export(walk, tmp_path / "out.bvh", clip, clip.motion[0], preset)
-    # Where both feet are planted and the rig's leg proportions differ from the motion's, the hips' height
-    # splits the difference: measured on Bandai, 86% of planted feet within 2 cm, the worst 2.7 cm.
-    assert stats["sole_mean_m"] < 0.01 and stats["sole_max_m"] < 0.03, stats
+    check_export(walk, tmp_path / "out.bvh", clip, clip.motion[0], preset)  # 2 cm, 5 degrees
+
+
+@pytest.mark.slow
+def test_a_standing_motion_onto_every_rig(tmp_path: Path) -> None:
+    """A real Bandai Namco bow (long stretches on both feet, one foot shuffling) onto the presets, a user's
+    Mixamo file and the real Bandai and Character Creator rigs: both feet planted at once is where other
+    leg proportions put one foot into the floor and the other above it, unless the legs are fitted."""
+    from conftest import shared_data
+    from test_bvh_real import CLIPS, extract
+
+    files = {}
+    for name in ("bandai_bow", "cmu_walk"):
+        archive, member, preset, _ = CLIPS[name]
+        files[name] = (extract(shared_data(*archive.split("/")), {member}, tmp_path)[member], preset)
+    bow = bvh_to_joints(files["bandai_bow"][0]).astype(np.float64)  # (T, 22, 3) the motion
+    rigs = [(rig, parse_bvh(preset_text(rig)), rig, "auto") for rig in ("mixamo", "bandai", "cc")]
+    user = write_user_mixamo(tmp_path / "character.bvh")
+    rigs += [(user, read_bvh(user), "mixamo", "auto")]
+    rigs += [(path, read_bvh(path), preset, "first") for path, preset in files.values()]
+    for rig, clip, preset, pose in rigs:
+        write_bvh_on_rig(tmp_path / "out.bvh", bow, rig, rig_pose=pose)
+        check_export(bow, tmp_path / "out.bvh", clip, clip.motion[0], preset)  # 2 cm, 5 degrees
 
 
 def test_demo_batch_onto_a_rig(tmp_path: Path, walk: np.ndarray) -> None:

@@ -11,9 +11,15 @@ is the reference pose. Its joints are matched to the 22 SMPL joints by name (``r
   Knee and elbow angles therefore equal the motion's.
 - the hips carry the root translation scaled by ``rig leg length / motion leg length``, so steps have
   the rig's stride. At frames where a foot of the motion is planted (its ankle or toe moves under
-  HumanML3D's contact threshold near its lowest height), the hips' height puts that foot's lower joint
-  as high above the floor as in the reference pose (the mean over both feet when both are planted;
-  linear between such frames), so the rig's feet meet the floor whatever its leg proportions.
+  HumanML3D's contact threshold near its lowest height), the hips' height puts that foot as high above
+  the floor as the motion's foot is above its own, scaled to the rig: on the floor where the motion's
+  foot is on the floor, 4 cm up where a shuffling foot of the motion is 5 cm up (the mean over both feet
+  when both are planted; linear between such frames). A foot's height is its lower joint's (ankle or
+  toe) over that joint's height when standing, in the reference pose for the rig.
+- two exceptions to copying bone directions, both for the feet: the foot (ankle->toe) keeps its pitch
+  relative to standing, as ankle and toe joints sit at other heights on every skeleton's foot, so a flat
+  foot stays flat (``_foot_aims``); and each leg keeps its hip->ankle line and knee angle, the thigh
+  turned by what its other thigh:shin ratio needs, so both feet can be down at once (``_leg_aims``).
 
 Where the rig's up axis is not Y (e.g. Z up) the motion is turned to it; units follow from the leg length.
 """
@@ -92,6 +98,18 @@ def _contacts(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (step2 < _CONTACT_STEP2) & low, np.sqrt(step2)
 
 
+def _sole_heights(joints: np.ndarray) -> np.ndarray:
+    """(T, 2) height (m) of the left and right foot above the floor in (T, 22, 3) joints, Y up.
+
+    A foot's height is that of its lower joint (ankle or toe) over the height the joint has when the foot
+    stands: the lowest of both ankles, or of both toes, across the clip.
+    """
+    feet = joints[:, [JOINT_NAMES.index(n) for n in _FEET], 1]  # (T, 4) heights
+    standing = np.repeat([feet[:, :2].min(), feet[:, 2:].min()], 2)  # (4,)
+    above = feet - standing
+    return np.minimum(above[:, :2], above[:, 2:])
+
+
 def _euler(local: np.ndarray, axes: str) -> np.ndarray:
     """(T, 3, 3) rotations as intrinsic Euler angles in ``axes`` order, degrees, unwrapped over time."""
     with warnings.catch_warnings():  # gimbal lock: scipy still returns angles for the same matrix
@@ -151,6 +169,8 @@ def rig_bvh_text(
         return out
 
     # rotations, in Y-up world coordinates (the rig's own world is a rotation `to_y_up` away)
+    rig_y_up = placed[0] @ to_y_up.T  # (22, 3) the rig's SMPL joints in the reference pose, Y up
+    aim = _leg_aims(_foot_aims(joints, rig_y_up), rig_y_up)  # what each bone points at (see there)
     world = np.broadcast_to(to_y_up, (n_frames, 3, 3))
     glob = np.empty((n_frames, n_joints, 3, 3))
     local: dict[int, np.ndarray] = {}  # solved joints only; the rest keep their reference channels
@@ -161,7 +181,7 @@ def rig_bvh_text(
             glob[:, j] = frame
             continue
         rest = _unit(np.stack([ref_rot[j].T @ (ref_pos[c] - ref_pos[j]) for c in below]))  # (K, 3)
-        target = np.stack([joints[:, smpl_of[c]] - joints[:, smpl_of[j]] for c in below], axis=1)
+        target = np.stack([aim[:, smpl_of[c]] - aim[:, smpl_of[j]] for c in below], axis=1)
         target = _unit(np.einsum("tji,tkj->tki", frame, target))  # (T, K, 3) in the reference frame
         turn = _swing(rest[0], target[:, 0]) if len(below) == 1 else _kabsch(rest, target)  # (T, 3, 3)
         local[j] = ref_local[j] @ turn
@@ -196,8 +216,9 @@ def rig_bvh_text(
     planted, _ = _contacts(joints)
     planted = planted[:, :2] | planted[:, 2:]  # (T, 2) a foot is planted where its ankle or toe is
     frames = np.nonzero(planted.any(axis=1))[0]
-    if len(frames):
-        lift = np.array([need[t, planted[t]].mean() for t in frames])
+    if len(frames):  # each planted foot as high above the floor as the motion's, scaled to the rig
+        lift = need + scale * _sole_heights(joints)  # (T, 2)
+        lift = np.array([lift[t, planted[t]].mean() for t in frames])
         hips_path[:, 1] += np.interp(np.arange(n_frames), frames, lift)
     else:  # never planted (a jump, a short clip): the lowest foot just touches the floor
         hips_path[:, 1] += need.max()
@@ -233,6 +254,72 @@ def rig_bvh_text(
     lines = [header.rstrip("\n"), f"Frames: {n_frames}", f"Frame Time: {1.0 / fps:.8f}"]
     lines += [" ".join(f"{v:.5f}" for v in r) for r in motion]
     return "\n".join(lines) + "\n"
+
+
+def _pitch(v: np.ndarray) -> np.ndarray:
+    """Angle (radians) by which (..., 3) vectors point below the horizontal (Y up)."""
+    return np.arctan2(-v[..., 1], np.linalg.norm(v[..., [0, 2]], axis=-1))
+
+
+def _foot_aims(joints: np.ndarray, rig: np.ndarray) -> np.ndarray:
+    """(T, 22, 3) ``joints`` with each toe turned about its ankle so the foot keeps the rig's standing pitch.
+
+    An ankle and a toe joint sit at other heights on another skeleton's foot: SMPL's ankle is about 4 cm
+    above its toe joint when the foot is flat, a Bandai Namco ankle 7.5 cm. Copying the ankle->toe
+    direction would tilt the rig's flat foot by the difference (its toes 4 cm in the air when the heel is
+    down). Instead the foot's pitch relative to standing is copied; heading and length are kept. Standing
+    is each skeleton's lowest ankle over its lowest toe: across the clip for the motion, over both feet of
+    ``rig``, its (22, 3) reference pose (Y up) -- the same heights that put the rig's feet on the floor.
+    """
+
+    def standing(drop: float, length: float) -> float:  # pitch (radians) of a foot whose ankle is `drop` up
+        return float(np.arcsin(np.clip(drop / max(length, 1e-9), -1.0, 1.0)))
+
+    aim = joints.copy()
+    motion_drop = joints[:, [7, 8], 1].min() - joints[:, [10, 11], 1].min()
+    rig_drop = rig[[7, 8], 1].min() - rig[[10, 11], 1].min()
+    for ankle, toe in ((7, 10), (8, 11)):
+        v = joints[:, toe] - joints[:, ankle]  # (T, 3)
+        length = np.linalg.norm(v, axis=-1)  # (T,)
+        rig_length = float(np.linalg.norm(rig[toe] - rig[ankle]))
+        delta = standing(rig_drop, rig_length) - standing(motion_drop, float(length.mean()))
+        flat = np.linalg.norm(v[:, [0, 2]], axis=-1)  # (T,)
+        heading = v[:, [0, 2]] / np.maximum(flat, 1e-9)[:, None]  # (T, 2)
+        pitch = _pitch(v) + delta
+        turned = np.stack([heading[:, 0] * np.cos(pitch), -np.sin(pitch), heading[:, 1] * np.cos(pitch)], -1)
+        keep = flat < 1e-6  # a vertical foot has no heading to pitch about: left as it is
+        aim[:, toe] = joints[:, ankle] + np.where(keep[:, None], v, turned * length[:, None])
+    return aim
+
+
+def _leg_aims(joints: np.ndarray, rig: np.ndarray) -> np.ndarray:
+    """(T, 22, 3) ``joints`` with each leg turned about its hip so the rig's hip->ankle line is the motion's.
+
+    With the knee angle kept, a rig whose thigh:shin ratio differs from the motion's would put its ankle
+    off the motion's hip->ankle line, higher on one leg than the other: with both feet down, one foot in
+    the floor and one above it. So the thigh turns in the leg's plane by the difference between the two
+    skeletons' hip angles (thigh to hip->ankle line) at this knee angle, and the shin and ankle turn with
+    it: the knee angle stays the motion's, the ankle lands on the motion's line, and the foot (toe) keeps
+    its direction. ``rig``: (22, 3) reference pose, for its bone lengths.
+    """
+    aim = joints.copy()
+    for hip, knee, ankle, toe in ((1, 4, 7, 10), (2, 5, 8, 11)):
+        thigh, shin = joints[:, knee] - joints[:, hip], joints[:, ankle] - joints[:, knee]  # (T, 3)
+        u, v = _unit(thigh), _unit(shin)
+        a, b = np.linalg.norm(thigh, axis=-1), np.linalg.norm(shin, axis=-1)  # (T,)
+        rig_thigh = float(np.linalg.norm(rig[knee] - rig[hip]))
+        rig_shin = float(np.linalg.norm(rig[ankle] - rig[knee]))
+        ratio = rig_thigh / max(rig_shin, 1e-9)  # the rig's thigh over its shin
+        # angle between the thigh and the hip->ankle line, for the motion's bones and for the rig's
+        hip_angle = [np.arccos(np.clip((_unit(t[:, None] * u + b[:, None] * v) * u).sum(-1), -1.0, 1.0))
+                     for t in (a, ratio * b)]  # fmt: skip
+        turn = hip_angle[0] - hip_angle[1]  # (T,) towards the shin
+        axis = _unit(np.cross(u, v))  # (T, 3) zero for a straight leg: no turn
+        rot = Rotation.from_rotvec(axis * turn[:, None]).as_matrix()  # (T, 3, 3)
+        for j in (knee, ankle):
+            aim[:, j] = joints[:, hip] + np.einsum("tij,tj->ti", rot, aim[:, j] - joints[:, hip])
+        aim[:, toe] = aim[:, ankle] + (aim[:, toe] - joints[:, ankle])  # the foot keeps its direction
+    return aim
 
 
 def _subtree(children: list[list[int]], j: int) -> list[int]:
