@@ -124,3 +124,64 @@ def test_only_the_model_tokenises_prompts_and_answers(path: Path) -> None:
             assert node.attr not in private, f"{path.name} uses the model's private {node.attr}"
         if path.name in ("collate.py", "generation.py") and isinstance(node, ast.keyword):
             assert node.arg != "add_special_tokens", f"{path.name} decides special tokens itself"
+
+
+# --- motion facts, normalisation and the eval boundary have one owner (issue #15) ------------------------
+OWNED_CONSTANTS = {"FPS": "motion/skeleton.py", "MAX_SECONDS": "motion/skeleton.py"}
+OWNED_CLASSES = {
+    "Motion": "motion/motion.py",
+    "MotionFiles": "motion/motion.py",
+    "Normalizer": "motion/normalizer.py",
+    "EvalSettings": "eval/result.py",
+    "EvalResult": "eval/result.py",
+}
+
+
+def _module_level_names(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, ast.AnnAssign) else []  # fmt: skip
+        names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
+def _is_normalisation(node: ast.AST) -> bool:
+    """``(x - <...>mean) / <...>std``: the normalisation formula, wherever it is written."""
+
+    def named(n: ast.AST, name: str) -> bool:
+        return (isinstance(n, ast.Name) and n.id == name) or (isinstance(n, ast.Attribute) and n.attr == name)
+
+    return (
+        isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and named(node.right, "std")
+        and isinstance(node.left, ast.BinOp) and isinstance(node.left.op, ast.Sub)
+        and named(node.left.right, "mean")
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_motion_facts_constants_and_normalisation_have_one_owner(path: Path) -> None:
+    rel = path.relative_to(PACKAGE).as_posix()
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for name in _module_level_names(tree) & set(OWNED_CONSTANTS):
+        assert rel == OWNED_CONSTANTS[name], f"{rel} defines {name}: import it from {OWNED_CONSTANTS[name]}"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name in OWNED_CLASSES:
+            owner = OWNED_CLASSES[node.name]
+            assert rel == owner, f"{rel} defines class {node.name}, which belongs to {owner}"
+        if _is_normalisation(node):
+            assert rel == "motion/normalizer.py", f"{rel}:{node.lineno} normalises by hand (motion.normalizer)"
+
+
+def test_owned_names_are_where_the_rules_say() -> None:
+    """The owners exist (so the rule above cannot pass vacuously) and the old homes re-export them."""
+    from motiongpt import Motion as top
+    from motiongpt.eval.result import EvalResult
+    from motiongpt.lm.pipeline import Motion as from_lm
+    from motiongpt.motion import skeleton
+    from motiongpt.motion.motion import Motion
+
+    assert top is from_lm is Motion and skeleton.FPS == 20 and skeleton.MAX_SECONDS == 9.8
+    assert EvalResult.__module__ == "motiongpt.eval.result"
+    assert not any(_is_normalisation(n) for n in ast.walk(ast.parse("y = x * std + mean")))
+    assert any(_is_normalisation(n) for n in ast.walk(ast.parse("y = (x - self.mean) / self.std")))
