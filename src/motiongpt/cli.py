@@ -64,6 +64,14 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except USER_ERRORS as e:
             typer.echo(f"error: {user_message(e)}", err=True)
             raise typer.Exit(code=2) from None
+        except ModuleNotFoundError as e:  # an extra not installed: name it (else a real bug: traceback)
+            from motiongpt._lazy import missing_extra
+
+            error = missing_extra(e, f"motiongpt {fn.__name__.removesuffix('_cmd').replace('_', ' ')}")
+            if error is None:
+                raise
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(code=2) from None
 
     return wrapper
 
@@ -683,6 +691,9 @@ def webui(
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in a browser.")] = False,
 ) -> None:
     """Serve the web UI: text to motion, chat, describe or continue your own BVH; videos and downloads."""
+    from motiongpt._lazy import require
+
+    require("gradio", "motiongpt webui")  # an extra: one line naming it when missing
     from motiongpt.webui import launch
 
     launch(_model_dir(model, check=False), host=host, port=port, out_dir=out, open_browser=open_browser)

@@ -46,6 +46,7 @@ from motiongpt.lm.generation import (
     motion_token_limits,
     seconds_to_tokens,
 )
+from motiongpt.lm.inference_cache import load_for_inference
 from motiongpt.lm.model import MotionLanguageModel
 from motiongpt.lm.tasks import inbetween_gap, inbetween_text, seconds_text
 from motiongpt.lm.timeline import MAX_SEGMENT_SECONDS, check_timeline, plan_seams
@@ -221,9 +222,10 @@ class MotionGPT:
                 raise CheckpointError(f"{directory / CONFIG_NAME}: {e}") from None
         with _quiet_loading():
             tokenizer = MotionTokenizer.from_pretrained(directory / "tokenizer")
-            lm = MotionLanguageModel.from_pretrained(directory / "lm")
-            if merge_lora:
-                lm.optimize_for_inference(half_gemv=half_gemv)
+            if merge_lora:  # inference-ready weights, from the cache after the first load
+                lm = load_for_inference(directory / "lm", half_gemv=half_gemv)
+            else:
+                lm = MotionLanguageModel.from_pretrained(directory / "lm")
         return cls(lm, tokenizer, cfg)
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
