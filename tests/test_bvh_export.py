@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -356,3 +357,20 @@ def test_demo_batch_onto_a_rig(tmp_path: Path, walk: np.ndarray) -> None:
     with pytest.raises(BVHError, match="rig must be one of"):
         run_demo(no_model, "t2m", tmp_path / "prompts.txt", tmp_path / "other", rig="maya", progress=False)
     assert not (tmp_path / "other").exists()
+
+
+def test_rig_export_benchmark_reports_feet_and_angles(tmp_path: Path, walk: np.ndarray) -> None:
+    """``benchmarks/rig_export.py`` on a one-clip corpus (the walk): JSON per rig within the bounds."""
+    (tmp_path / "new_joints").mkdir()
+    np.save(tmp_path / "new_joints" / "walk.npy", walk.astype(np.float32))
+    (tmp_path / "test.txt").write_text("walk\n")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "rig_export.py"
+    result = subprocess.run([sys.executable, str(script), "--data", str(tmp_path), "--clips", "1"],
+                            capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["clips"] == 1 and set(report["rigs"]) == {"mixamo", "bandai", "cc", "user_mixamo_file"}
+    for stats in report["rigs"].values():
+        assert stats["planted_feet"] > 20 and stats["over_2cm"] == 0, stats
+        assert stats["angle_err_max_deg"] < 5 and stats["ground_max_m"] < 0.02
+        assert 0 < stats["track_max_m"] < 0.02
