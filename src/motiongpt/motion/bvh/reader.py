@@ -24,6 +24,14 @@ from motiongpt.errors import BVHError
 CHANNEL_NAMES = ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation")
 _CHANNEL_LOOKUP = {name.lower(): name for name in CHANNEL_NAMES}
 _MAX_CHANNELS = 6
+# Frame times outside this range (1 to 10,000 frames a second) are refused: resampling to 20 fps makes
+# (frames - 1) * frame_time * 20 + 1 frames, so "Frame Time: 1e10" on a 3-frame file would ask for 4e11.
+MIN_FRAME_TIME, MAX_FRAME_TIME = 1e-4, 1.0
+
+
+def _show(text: str, limit: int = 40) -> str:
+    """``repr(text)`` cut to ``limit`` characters, so a giant token cannot flood a one-line message."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
 
 
 @dataclass
@@ -138,7 +146,7 @@ class _Tokens:
     def expect(self, word: str) -> int:
         tok, line = self.next(repr(word))
         if tok.lower() != word.lower():
-            raise self.error(f"expected {word!r}, found {tok!r}", line)
+            raise self.error(f"expected {word!r}, found {_show(tok)}", line)
         return line
 
     def number(self, what: str) -> float:
@@ -146,9 +154,9 @@ class _Tokens:
         try:
             value = float(tok)
         except ValueError:
-            raise self.error(f"expected {what} (a number), found {tok!r}", line) from None
+            raise self.error(f"expected {what} (a number), found {_show(tok)}", line) from None
         if not math.isfinite(value):
-            raise self.error(f"{what} must be finite, found {tok!r}", line)
+            raise self.error(f"{what} must be finite, found {_show(tok)}", line)
         return value
 
     def name(self, keyword_line: int) -> str:
@@ -165,6 +173,7 @@ class _Tokens:
 class _Hierarchy:
     def __init__(self) -> None:
         self.names: list[str] = []
+        self.taken: set[str] = set()  # the names, for O(1) duplicate checks (files may hold many joints)
         self.parents: list[int] = []
         self.offsets: list[tuple[float, float, float]] = []
         self.channels: list[tuple[str, ...]] = []
@@ -174,13 +183,14 @@ def _parse_joint(tok: _Tokens, h: _Hierarchy, name: str, parent: int, is_end: bo
     if is_end:
         base = f"{h.names[parent]}_end"
         name, k = base, 1
-        while name in h.names:
+        while name in h.taken:
             k += 1
             name = f"{base}{k}"
-    elif name in h.names:
-        raise tok.error(f"joint name {name!r} appears twice", line)
+    elif name in h.taken:
+        raise tok.error(f"joint name {_show(name)} appears twice", line)
     index = len(h.names)
     h.names.append(name)
+    h.taken.add(name)
     h.parents.append(parent)
     h.offsets.append((0.0, 0.0, 0.0))
     h.channels.append(())
@@ -203,35 +213,37 @@ def _parse_joint(tok: _Tokens, h: _Hierarchy, name: str, parent: int, is_end: bo
                 tok.pos += 1
             _parse_joint(tok, h, "", index, True, wline)
         else:
-            where = "an End Site" if is_end else f"joint {name!r}"
-            raise tok.error(f"unexpected {word!r} in {where}", wline)
+            where = "an End Site" if is_end else f"joint {_show(name)}"
+            raise tok.error(f"unexpected {_show(word)} in {where}", wline)
     if not seen_offset:
-        where = f"the End Site of {h.names[parent]!r}" if is_end else f"joint {name!r}"
+        where = f"the End Site of {_show(h.names[parent])}" if is_end else f"joint {_show(name)}"
         raise tok.error(f"{where} has no OFFSET", line)
 
 
 def _parse_channels(tok: _Tokens, joint: str, line: int) -> tuple[str, ...]:
     count_tok, _ = tok.next("a channel count")
-    if not count_tok.isdigit() or int(count_tok) > _MAX_CHANNELS:
+    joint = _show(joint)
+    if not _COUNT.fullmatch(count_tok) or int(count_tok) > _MAX_CHANNELS:
         raise tok.error(
-            f"joint {joint!r}: channel count must be 0..{_MAX_CHANNELS}, found {count_tok!r}", line
+            f"joint {joint}: channel count must be 0..{_MAX_CHANNELS}, found {_show(count_tok)}", line
         )
     names = []
     for _ in range(int(count_tok)):
-        word, wline = tok.next(f"a channel name for joint {joint!r}")
+        word, wline = tok.next(f"a channel name for joint {joint}")
         canonical = _CHANNEL_LOOKUP.get(word.lower())
         if canonical is None:
             raise tok.error(
-                f"joint {joint!r}: {word!r} is not a channel name (CHANNELS {count_tok} declares "
+                f"joint {joint}: {_show(word)} is not a channel name (CHANNELS {count_tok} declares "
                 f"{count_tok} of {', '.join(CHANNEL_NAMES)})",
                 wline,
             )
         if canonical in names:
-            raise tok.error(f"joint {joint!r}: channel {canonical} listed twice", wline)
+            raise tok.error(f"joint {joint}: channel {canonical} listed twice", wline)
         names.append(canonical)
     return tuple(names)
 
 
+_COUNT = re.compile(r"[0-9]{1,15}")  # "²".isdigit() is true and int() of 5000 digits raises: neither here
 _FRAMES_RE = re.compile(r"^frames\s*:?\s*(\S+)\s*$", re.IGNORECASE)
 _FRAME_TIME_RE = re.compile(r"^frame\s*time\s*:?\s*(\S+)\s*$", re.IGNORECASE)
 
@@ -243,7 +255,7 @@ def _parse_motion(lines: list[str], start: int, n_channels: int, source: str) ->
         raise BVHError(f"{source}: line {len(lines)}: MOTION needs 'Frames:' and 'Frame Time:' lines")
     (i_frames, frames_line), (i_time, time_line) = content[0], content[1]
     m = _FRAMES_RE.match(frames_line)
-    if m is None or not m.group(1).isdigit():
+    if m is None or not _COUNT.fullmatch(m.group(1)):
         raise BVHError(
             f"{source}: line {i_frames + 1}: expected 'Frames: <count>', found {frames_line[:60]!r}"
         )
@@ -255,6 +267,11 @@ def _parse_motion(lines: list[str], start: int, n_channels: int, source: str) ->
     if frame_time is None or not frame_time > 0:
         raise BVHError(
             f"{source}: line {i_time + 1}: expected 'Frame Time: <seconds > 0>', found {time_line[:60]!r}"
+        )
+    if not MIN_FRAME_TIME <= frame_time <= MAX_FRAME_TIME:
+        raise BVHError(
+            f"{source}: line {i_time + 1}: Frame Time {frame_time:g} s is outside {MIN_FRAME_TIME:g}..."
+            f"{MAX_FRAME_TIME:g} s (1 to 10000 frames a second)"
         )
     rows = content[2:]
     if len(rows) < n_frames:
@@ -314,7 +331,7 @@ def parse_bvh(text: str, source: str = "<memory>") -> BVHClip:
         while tok.peek() is not None:
             word, line = tok.next("ROOT")
             if word.upper() != "ROOT":
-                raise tok.error(f"expected 'ROOT', found {word!r}", line)
+                raise tok.error(f"expected 'ROOT', found {_show(word)}", line)
             _parse_joint(tok, h, tok.name(line), -1, False, line)
     except RecursionError:
         raise BVHError(f"{source}: the hierarchy is nested too deeply to read") from None

@@ -242,18 +242,26 @@ def bvh_to_joints(
     """
     clip = source if isinstance(source, BVHClip) else read_bvh(source)
     found = _resolve(clip, rig, joint_map)
-    joints = _place(clip, found, clip.global_positions())  # (T, 22, 3) file units and axes
-    if up is None:
-        up = _up_axis(joints)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge offsets or angles: refused below, not warned
+        joints = _place(clip, found, clip.global_positions())  # (T, 22, 3) file units and axes
+        if up is None:
+            up = _up_axis(joints)
     key = up.strip().upper().removeprefix("+")
     if key not in _UP_ROTATIONS:
         raise BVHError(f"{clip.source}: up must be one of X, Y, Z (optionally signed, e.g. -Z), got {up!r}")
     if scale is None:
-        scale = _unit_scale(joints)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scale = _unit_scale(joints)
     elif not (math.isfinite(scale) and scale > 0):
         raise BVHError(f"{clip.source}: scale must be a positive number of metres per unit, got {scale!r}")
     logger.debug(
         "%s: %d frames at %.3g fps, up %s, scale %g", clip.source, clip.n_frames, clip.fps, key, scale
     )
-    joints = joints @ (scale * np.asarray(_UP_ROTATIONS[key], dtype=np.float64).T)
-    return resample(joints, clip.fps).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        joints = joints @ (scale * np.asarray(_UP_ROTATIONS[key], dtype=np.float64).T)
+        out = resample(joints, clip.fps).astype(np.float32)
+    if not np.isfinite(out).all():
+        raise BVHError(
+            f"{clip.source}: the joint positions are not finite: offsets or channel values too large"
+        )
+    return out
