@@ -172,7 +172,8 @@ def test_bad_features_raise():
 
 def test_finite_check_is_exact_when_the_sum_overflows():
     big = torch.full((4, FEATURE_DIM), 3e38)  # every value finite, their float32 sum is inf
-    check_features(big)
+    with pytest.raises(InvalidMotionError, match=r"values up to 3e\+38"):  # finite, only far too large
+        check_features(big)
     big[2, 5] = float("-inf")
     with pytest.raises(InvalidMotionError, match="NaN or inf"):
         check_features(big)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from motiongpt.errors import USER_ERRORS, user_message
+from motiongpt.errors import USER_ERRORS, InvalidRequestError, user_message
 
 if TYPE_CHECKING:
     from motiongpt.motion.motion import Motion
@@ -106,7 +106,7 @@ def render(
     from motiongpt.render import VIDEO_SUFFIXES, render_video
 
     if dst.suffix.lower() not in VIDEO_SUFFIXES:
-        raise typer.BadParameter(f"must end in {' or '.join(VIDEO_SUFFIXES)}, got {dst}", param_hint="DST")
+        raise InvalidRequestError(f"DST must end in {' or '.join(VIDEO_SUFFIXES)}, got {dst}")
     joints = load_joints(src)
     existed = dst.exists()
     render_video(joints, dst, title=title)
@@ -271,7 +271,7 @@ def _eval_recon(
     from motiongpt.eval.recon import evaluate_recon
 
     if data is None:
-        raise typer.BadParameter("--task recon needs --data")
+        raise InvalidRequestError("--task recon needs --data")
     return evaluate_recon(_tokenizer_dir(tokenizer), data, split=split, batch_size=batch_size, device=device)
 
 
@@ -298,9 +298,9 @@ def _eval_protocol(task: str) -> Callable[..., dict[str, Any]]:
         from motiongpt.eval.run import run_evaluation
 
         if data is None or evaluator is None:
-            raise typer.BadParameter(f"--task {task} needs --data and --evaluator")
+            raise InvalidRequestError(f"--task {task} needs --data and --evaluator")
         if action_classifier is not None and task != "t2m":
-            raise typer.BadParameter("--action-classifier is for --task t2m and actions")
+            raise InvalidRequestError("--action-classifier is for --task t2m and actions")
         result = run_evaluation(task, data, evaluator, model, replications, quick, seed, split,
                                 action_classifier=action_classifier)  # fmt: skip
         typer.echo(format_table(result), err=True)
@@ -315,7 +315,7 @@ def _eval_actions(
     from motiongpt.eval.run import run_action_prompts
 
     if action_classifier is None:
-        raise typer.BadParameter("--task actions needs --action-classifier (motiongpt train action)")
+        raise InvalidRequestError("--task actions needs --action-classifier (motiongpt train action)")
     return run_action_prompts(model or DEFAULT_MODEL, action_classifier, prompts, 1 if quick else 3, seed)
 
 
@@ -372,7 +372,7 @@ def eval_cmd(
 
     if task not in EVAL_TASKS:
         available = ", ".join(EVAL_TASKS)
-        raise typer.BadParameter(f"unknown task {task!r}; available: {available}", param_hint="--task")
+        raise InvalidRequestError(f"--task: unknown task {task!r}; available: {available}")
     if model is not None:
         model = _model_dir(model)
     metrics = EVAL_TASKS[task](

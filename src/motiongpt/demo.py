@@ -144,6 +144,15 @@ def run_demo(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidRequestError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
     check_rig(rig)
+    if seconds is not None:  # one length for every line: a bad one is refused here, not line by line
+        from motiongpt.lm.generation import seconds_to_tokens
+        from motiongpt.lm.timeline import MAX_SEGMENT_SECONDS
+
+        seconds_to_tokens(seconds)  # a finite number, at least one token long
+        if task != "inbetween" and seconds > MAX_SEGMENT_SECONDS:
+            raise InvalidRequestError(
+                f"--seconds {seconds:g} is longer than the {MAX_SEGMENT_SECONDS} s the model was trained on"
+            )
     example, out = Path(example), Path(out)
     if not example.is_file():
         raise FileNotFoundError(2, "No such file", str(example))

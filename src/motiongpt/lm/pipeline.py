@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import re
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -128,7 +129,7 @@ def check_text(text: Any, what: str = "text") -> None:
     """Raise InvalidRequestError unless ``text`` is a non-empty string of at most
     :data:`MAX_PROMPT_CHARS` characters (cheap: before loading a model). ``what`` names it in the message."""
     if not isinstance(text, str):
-        raise InvalidRequestError(f"{what} must be a string, got {text!r}")
+        raise InvalidRequestError(f"{what} must be a string, got {type(text).__name__} {text!r:.60}")
     if not text.strip():
         raise InvalidRequestError(f"{what} is empty: describe a motion, e.g. 'a person walks forward'")
     if len(text.strip()) > MAX_PROMPT_CHARS:
@@ -136,6 +137,25 @@ def check_text(text: Any, what: str = "text") -> None:
             f"{what} is {len(text.strip())} characters long; the model reads at most {MAX_PROMPT_CHARS}: "
             "shorten it"
         )
+    check_characters(text, what)
+
+
+def check_characters(text: str, what: str = "text") -> None:
+    """InvalidRequestError when ``text`` holds bytes that were not UTF-8 or control characters."""
+    if (bad := _UNDECODED.search(text)) is not None:  # non-UTF-8 bytes (argv, a file) decoded as surrogates
+        raise InvalidRequestError(
+            f"{what} is not valid UTF-8 text (undecodable bytes at character {bad.start() + 1}): "
+            "type it again in UTF-8"
+        )
+    if (bad := _CONTROL.search(text)) is not None:
+        raise InvalidRequestError(
+            f"{what} holds a control character ({bad.group()!r} at character {bad.start() + 1}): "
+            "use plain text"
+        )
+
+
+_UNDECODED = re.compile("[\ud800-\udfff]")  # lone surrogates, as errors="surrogateescape" gives
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, newline and return are fine
 
 
 def bundled_model() -> Path:
@@ -540,7 +560,10 @@ class MotionGPT:
         out = []
         for part in parts:
             if isinstance(part, str):
+                check_characters(part, "a message")
                 out.append(part)
+            elif isinstance(part, bytes | bytearray):
+                raise InvalidRequestError(f"a message must be a string or a motion, got bytes {part!r:.40}")
             else:
                 out.append(self.vocab.motion_to_text(self.encode(part)))
         return " ".join(p.strip() for p in out if p.strip())

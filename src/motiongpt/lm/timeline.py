@@ -50,6 +50,12 @@ def check_segment(prompt: Any, seconds: Any, where: str) -> tuple[str, float]:
     """One segment, checked: ``(prompt stripped, seconds)``; InvalidRequestError naming ``where``."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise InvalidRequestError(f"{where}: no prompt: describe the motion, e.g. 'a person walks forward'")
+    from motiongpt.lm.pipeline import check_text  # here: the pipeline imports this module
+
+    try:
+        check_text(prompt, "the prompt")  # its length and characters, before any model is loaded
+    except InvalidRequestError as e:
+        raise InvalidRequestError(f"{where}: {e}") from None
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
         raise InvalidRequestError(f"{where}: seconds must be a number, got {seconds!r}")
     if not 0 < seconds <= MAX_SEGMENT_SECONDS:

@@ -11,6 +11,7 @@ from motiongpt._io import atomic_save_npy
 from motiongpt.errors import InvalidMotionError
 from motiongpt.motion.bvh import bvh_to_joints, write_bvh_on_rig
 from motiongpt.motion.skeleton import FEATURE_DIM, FPS, N_JOINTS
+from motiongpt.motion.validate import check_magnitude
 
 SUFFIXES = (".bvh", ".npy")
 
@@ -31,10 +32,15 @@ def _check(joints: object, source: str, min_frames: int = 1) -> np.ndarray:
         raise InvalidMotionError(
             f"{source}: joints must be an array of shape (T, {N_JOINTS}, 3), got {shape}"
         )
-    if joints.shape[0] < min_frames or not np.issubdtype(joints.dtype, np.number):
-        raise InvalidMotionError(f"{source}: joints must hold at least {min_frames} frame(s) of numbers")
+    if not (np.issubdtype(joints.dtype, np.floating) or np.issubdtype(joints.dtype, np.integer)):
+        raise InvalidMotionError(f"{source}: joints must hold real numbers, got dtype {joints.dtype}")
+    if joints.shape[0] < min_frames:
+        raise InvalidMotionError(
+            f"{source}: joints must hold at least {min_frames} frame(s), got {joints.shape[0]}"
+        )
     if not np.isfinite(joints).all():
         raise InvalidMotionError(f"{source}: joints contain NaN or infinity")
+    check_magnitude(joints, f"{source}: joints")
     return joints
 
 
@@ -43,6 +49,8 @@ def _load_npy(path: Path) -> np.ndarray:
         return np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise
+    except IsADirectoryError:
+        raise InvalidMotionError(f"{path}: is a directory, not a .npy file") from None
     except (ValueError, OSError, EOFError) as e:
         raise InvalidMotionError(f"{path}: not a readable .npy array ({e})") from None
 

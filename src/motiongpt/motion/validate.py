@@ -41,6 +41,21 @@ def _check_motion(x: object, name: str, tail: tuple[int, ...], min_frames: int, 
         )
     if not _all_finite(x):
         raise InvalidMotionError(f"{name} contains NaN or inf (shape {shape})")
+    check_magnitude(x, name)
+
+
+MAX_ABS = 1e6  # no human motion has a coordinate (metres) or feature beyond this; squares would overflow
+
+
+def check_magnitude(x: torch.Tensor | np.ndarray, name: str) -> None:
+    """InvalidMotionError when a value of ``x`` is beyond ``±MAX_ABS`` (e.g. 1e30: not metres)."""
+    if x.size == 0 if isinstance(x, np.ndarray) else x.numel() == 0:
+        return
+    peak = float(np.abs(x).max()) if isinstance(x, np.ndarray) else float(x.abs().max())
+    if peak > MAX_ABS:
+        raise InvalidMotionError(
+            f"{name} holds values up to {peak:.3g}; a motion is in metres, within ±{MAX_ABS:g}"
+        )
 
 
 def check_joints(x: object, name: str = "joints", min_frames: int = 2) -> None:

@@ -221,7 +221,10 @@ def _check_seconds(seconds: float | None) -> float | None:
     """None -> None (the model chooses, as ``--seconds auto`` in the CLI); otherwise a length in (0, 9.8]."""
     if seconds is None:
         return None
-    seconds = float(seconds)
+    try:
+        seconds = float(seconds)
+    except (TypeError, ValueError):  # the API sends what it is given, not only the slider's numbers
+        raise InvalidRequestError(f"seconds must be a number, got {seconds!r:.40}") from None
     if not np.isfinite(seconds) or not 0 < seconds <= MAX_SECONDS:
         raise InvalidRequestError(
             f"seconds must be more than 0 and at most {MAX_SECONDS} (or Auto: the model chooses), "
