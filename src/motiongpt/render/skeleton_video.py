@@ -28,6 +28,7 @@ import numpy as np
 from motiongpt._io import atomic_path
 from motiongpt.errors import InvalidMotionError
 from motiongpt.motion.skeleton import FPS, KINEMATIC_CHAIN, N_JOINTS
+from motiongpt.motion.validate import check_magnitude
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ def _check_joints(joints: Any) -> np.ndarray:
         raise InvalidMotionError(
             f"joints of shape {tuple(arr.shape)} contain NaN or inf in {len(frames)} frame(s): [{shown}]"
         )
+    check_magnitude(arr, "joints")  # 1e30 is not metres: the camera maths would overflow
     return arr
 
 
@@ -280,8 +282,11 @@ def _write_mp4(frames: Iterator[np.ndarray], path: Path, fps: float, size: int) 
 
     writer = imageio_ffmpeg.write_frames(
         str(path), (size, size), fps=fps, codec="libx264", pix_fmt_out="yuv420p", quality=5,
-        macro_block_size=16, ffmpeg_log_level="error", output_params=["-movflags", "+faststart"],
-        # quality 5 (crf ~25) looked the same as 6 on these line drawings, at 0.6x the file size.
+        macro_block_size=16, ffmpeg_log_level="error",
+        output_params=["-movflags", "+faststart", "-preset", "veryfast"],
+        # quality 5 (crf ~25) looked the same as 6 on these line drawings, at 0.6x the file size; preset
+        # veryfast halves libx264's CPU time (0.46 -> 0.24 s for 80 frames at 400 px) for 10 % more bytes,
+        # which matters when the web UI renders 8 requests' videos at once on 2 cores.
     )  # fmt: skip
     writer.send(None)
     try:

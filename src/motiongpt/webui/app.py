@@ -26,6 +26,7 @@ import gradio as gr  # noqa: E402  (after the analytics switch)
 
 from motiongpt.errors import USER_ERRORS, InvalidRequestError, user_message  # noqa: E402
 from motiongpt.lm.pipeline import MAX_PROMPT_CHARS, MotionGPT  # noqa: E402
+from motiongpt.webui.batching import MAX_BATCH, BatchingPipeline  # noqa: E402
 from motiongpt.webui.session import MAX_SECONDS, VIDEO_SIZE, MotionChat, Turn  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -227,11 +228,12 @@ def launch(
     out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="motiongpt-webui-"))
     out.mkdir(parents=True, exist_ok=True)
     try:
-        demo = build_app(MotionChat(MotionGPT.from_pretrained(model_dir), out))
+        # concurrent text -> motion requests share one batched generation; files render side by side
+        demo = build_app(MotionChat(BatchingPipeline(MotionGPT.from_pretrained(model_dir)), out))
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # `kill` stops it as Ctrl+C does
             signal.signal(signal.SIGTERM, _interrupt)
         try:
-            demo.queue(default_concurrency_limit=1).launch(
+            demo.queue(default_concurrency_limit=MAX_BATCH).launch(
                 server_name=host, server_port=port, share=False, ssr_mode=False, inbrowser=open_browser,
                 allowed_paths=[str(out.resolve())], footer_links=["api"], quiet=True,
                 prevent_thread_lock=True, css=CSS,
