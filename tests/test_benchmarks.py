@@ -19,6 +19,7 @@ sys.path.insert(0, str(BENCHMARKS))
 from humanml3d_reference import process_clip, recover_from_ric  # noqa: E402
 
 CLIP = "012314.npy"
+pytest_plugins = ["test_lm_fixtures"]
 
 
 def test_reference_pipeline_makes_our_features():
@@ -97,3 +98,22 @@ def test_training_throughput_runs_a_tokenizer_stage(tiny_corpus, tmp_path):
         stage["examples_per_step"] == 64 and stage["examples_per_s"] > 0 and stage["examples_per_cpu_s"] > 0
     )
     assert stage["loader_examples_per_s"] > 0 and stage["peak_rss_mb"] >= stage["peak_rss_mb_after_setup"] > 0
+
+
+def test_profile_generate_times_every_phase(tiny_dirs, tmp_path):
+    from motiongpt.lm.model import MotionLanguageModel
+    from motiongpt.lm.pipeline import MotionGPT, PipelineConfig
+    from test_lm_fixtures import tiny_lm_config, tiny_motion_tokenizer
+
+    lm = MotionLanguageModel(tiny_lm_config(tiny_dirs["causal"], max_prompt_tokens=256))
+    bundle = MotionGPT(lm, tiny_motion_tokenizer(), PipelineConfig(guidance=3.0)).save_pretrained(tmp_path / "mg")
+    result = _run_json("profile_generate.py", "--model", str(bundle), "--seconds", "2", "--repeat", "2",
+                       "--top", "5")  # fmt: skip
+    assert result["motion_tokens"] == 10 and result["rows_per_step"] == 2
+    phases = result["phases"]
+    # the prompt pass picks the first code, one step each the other 9; <eom> is forced without a step
+    assert phases["lm_prompt"]["calls"] == 1 and phases["lm_step"]["calls"] == 9
+    assert phases["sampling"]["calls"] == 2 * 10 and phases["features_to_joints"]["calls"] == 1  # mix, draw
+    assert all(phases[p]["cpu_ms"] > 0 for p in ("lm_prompt", "lm_step", "sampling", "vq_decode"))
+    assert abs(sum(p["share_of_cpu"] for p in phases.values()) - 1) < 0.01
+    assert len(result["top_ops"]) == 5 and all(op["calls"] > 0 for op in result["top_ops"])

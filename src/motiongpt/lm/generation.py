@@ -12,7 +12,10 @@ the ids written so far and masks the scores:
 :func:`generate` is our own KV-cached loop around the backbone (both families). It applies the same
 processor and, while every row is inside a motion segment and the model is a plain transformers model
 (LoRA merged), computes logits only over the K + 2 motion rows of the output layer instead of the
-whole vocabulary, and appends the final, forced ``<eom>`` without a forward pass.
+whole vocabulary, and appends the final, forced ``<eom>`` without a forward pass. For a Llama-family
+model prepared for inference (the default backbone) the tokens after the prompt's run through
+:mod:`motiongpt.lm.llama_step` instead of the transformers forward, and identical prompt rows (the
+unconditional rows of guidance) are read once (``LEAN_STEP = False`` switches both off).
 """
 
 from __future__ import annotations
@@ -26,15 +29,18 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from motiongpt.errors import InvalidRequestError
+from motiongpt.lm import llama_step
 from motiongpt.lm.model import MotionLanguageModel
 from motiongpt.lm.vocab import MotionVocab
 from motiongpt.motion.skeleton import FPS
 
 Mode = Literal["motion", "text", "chat"]
 TEXT, NEED, ANY, END, DONE = 0, 1, 2, 3, 4  # per-row decoding states
+LEAN_STEP = True  # decoder-only tokens after the prompt's through llama_step.LlamaStep where it applies
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,7 +197,8 @@ def _guided(logits: torch.Tensor, guidance: float, n: int) -> torch.Tensor:
 def _output_rows(model: Any, rows: slice) -> Iterator[None]:
     """Temporarily replace the output layer by one that holds only ``weight[rows]`` (views, no copy)."""
     head = model.get_output_embeddings()
-    small = nn.Linear(head.weight.shape[1], rows.stop - rows.start, bias=head.bias is not None)
+    # on "meta": no weight initialisation (it cost about 1 ms per step); the weights are views of the head's
+    small = nn.Linear(head.weight.shape[1], rows.stop - rows.start, bias=head.bias is not None, device="meta")
     small.weight = nn.Parameter(head.weight[rows], requires_grad=False)
     if head.bias is not None:
         small.bias = nn.Parameter(head.bias[rows], requires_grad=False)
@@ -200,6 +207,18 @@ def _output_rows(model: Any, rows: slice) -> Iterator[None]:
         yield
     finally:
         model.set_output_embeddings(head)
+
+
+def _unique_rows(ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """``(B, L)`` ids and mask -> the first row of each distinct row ``(U,)`` and, per row, which of
+    them it equals ``(B,)``; ``(None, None)`` when all rows differ."""
+    key = torch.cat([ids, mask], 1)
+    uniq, copies = torch.unique(key, dim=0, return_inverse=True)
+    if uniq.shape[0] == key.shape[0]:
+        return None, None
+    first = torch.full((uniq.shape[0],), key.shape[0], dtype=torch.long, device=ids.device)
+    first = first.scatter_reduce(0, copies, torch.arange(key.shape[0], device=ids.device), "amin")
+    return first, copies
 
 
 def _can_slice(model: Any) -> bool:
@@ -257,6 +276,8 @@ def decode(
         processor.start = input_ids.shape[1]
         step_in = seq
     cache, cache_kw = None, _cache_kwarg(backbone)
+    lean = llama_step.for_backbone(backbone) if LEAN_STEP and slice_ok and not is_encoder_decoder else None
+    lean_state, head = None, backbone.get_output_embeddings()
     n_answer_start = processor.start
     for _ in range(max_new_tokens):
         state, _count = processor.states(seq)
@@ -269,34 +290,45 @@ def decode(
             seq = torch.cat([seq, nxt[:, None]], 1)
             break
         fast = slice_ok and bool(in_motion.all())
-        kwargs: dict[str, Any] = {cache_kw: cache, "use_cache": True}
-        if is_encoder_decoder:
-            kwargs |= {
-                "encoder_outputs": encoder_outputs,
-                "attention_mask": attention_mask,
-                "decoder_input_ids": step_in,
-            }
+        if lean_state is not None:  # a token after the prompt's: the lean step (see llama_step)
+            hidden = lean.step(lean_state, step_in[:, 0])  # (B, D)
+            w, b = (head.weight[rows], None if head.bias is None else head.bias[rows]) if fast else (
+                head.weight, head.bias)  # fmt: skip
+            step_logits = F.linear(hidden, w, b)  # (B, K + 2) or (B, V)
         else:
-            position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)[:, -step_in.shape[1] :]
-            kwargs |= {
-                "input_ids": step_in,
-                "attention_mask": attention_mask,
-                "position_ids": position_ids,
-                "logits_to_keep": 1,
-            }
-        if fast:
-            with _output_rows(backbone, rows):
+            kwargs: dict[str, Any] = {cache_kw: cache, "use_cache": True}
+            if is_encoder_decoder:
+                kwargs |= {
+                    "encoder_outputs": encoder_outputs,
+                    "attention_mask": attention_mask,
+                    "decoder_input_ids": step_in,
+                }
+            else:
+                # with the lean step, identical prompts (e.g. the unconditional rows) are read once
+                first, copies = _unique_rows(seq, attention_mask) if lean is not None else (None, None)
+                pick = (lambda t: t) if first is None else (lambda t: t[first])
+                position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)[:, -step_in.shape[1] :]
+                kwargs |= {
+                    "input_ids": pick(step_in),
+                    "attention_mask": pick(attention_mask),
+                    "position_ids": pick(position_ids),
+                    "logits_to_keep": 1,
+                }
+            with _output_rows(backbone, rows) if fast else contextlib.nullcontext():
                 out = backbone(**kwargs)
-            logits = _guided(out.logits[:, -1], guidance, n)  # (n, K + 2)
+            step_logits = out.logits[:, -1]
+            cache = out.cache if cache_kw == "cache" else out.past_key_values
+            if lean is not None:
+                step_logits = step_logits if copies is None else step_logits[copies]
+                lean_state = lean.start(cache, attention_mask, max_new_tokens, rows=copies)
+        logits = _guided(step_logits, guidance, n)  # (n, K + 2) when fast, else (n, V)
+        if fast:
             logits = logits.masked_fill(~processor.motion_slice_mask(state[:n]), float("-inf"))
             nxt = _pick(logits, sampling, generator) + processor.off
         else:
-            out = backbone(**kwargs)
-            logits = _guided(out.logits[:, -1], guidance, n)  # (n, V)
             logits = logits.masked_fill(~processor.allowed(state[:n], logits.shape[-1]), float("-inf"))
             nxt = _pick(logits, sampling, generator)
         nxt = torch.where(active, nxt.repeat(B // n), processor.pad_id)
-        cache = out.cache if cache_kw == "cache" else out.past_key_values
         seq = torch.cat([seq, nxt[:, None]], 1)
         step_in = nxt[:, None]
         if not is_encoder_decoder:
