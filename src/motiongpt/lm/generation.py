@@ -37,6 +37,7 @@ from motiongpt.lm import llama_step
 from motiongpt.lm.model import MotionLanguageModel
 from motiongpt.lm.vocab import MotionVocab
 from motiongpt.motion.skeleton import FPS
+from motiongpt.tokenizer.config import DEFAULT_FRAMES_PER_TOKEN
 
 Mode = Literal["motion", "text", "chat"]
 TEXT, NEED, ANY, END, DONE = 0, 1, 2, 3, 4  # per-row decoding states
@@ -68,7 +69,9 @@ class Sampling:
 GREEDY = Sampling(do_sample=False)
 
 
-def seconds_to_tokens(seconds: float, frames_per_token: int = 4, fps: int = FPS) -> int:
+def seconds_to_tokens(
+    seconds: float, frames_per_token: int = DEFAULT_FRAMES_PER_TOKEN, fps: int = FPS
+) -> int:
     """``seconds * fps / frames_per_token`` rounded half up; ValueError when that is under one token."""
     if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real) or not math.isfinite(seconds):
         raise InvalidRequestError(f"seconds must be a finite number, got {seconds!r}")

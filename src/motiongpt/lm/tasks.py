@@ -50,10 +50,10 @@ from motiongpt.data.tasks import POOLS, TASKS, UNCONDITIONAL_TASK, task_names
 from motiongpt.errors import ConfigError
 from motiongpt.lm.vocab import MotionVocab
 from motiongpt.motion.skeleton import FPS
+from motiongpt.tokenizer.config import DEFAULT_FRAMES_PER_TOKEN as FRAMES_PER_TOKEN
 
 log = logging.getLogger(__name__)
 
-FRAMES_PER_TOKEN = 4
 PRED_GIVEN = 0.2  # prediction sees the first 20% of the tokens
 INBETWEEN_GIVEN = 0.25  # in-between sees the first and the last 25%
 SPEED_ORDER = ("walk", "run", "dash")  # Bandai Namco contents, slowest first

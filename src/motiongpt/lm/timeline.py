@@ -30,6 +30,7 @@ from typing import Any
 from motiongpt.errors import InvalidRequestError
 from motiongpt.lm.generation import seconds_to_tokens
 from motiongpt.motion.skeleton import FPS, MAX_SECONDS
+from motiongpt.tokenizer.config import DEFAULT_FRAMES_PER_TOKEN
 
 MAX_SEGMENT_SECONDS = MAX_SECONDS  # 9.8 s, 196 frames: the model's longest motion
 FORMAT_HINT = "each line is SECONDS PROMPT, e.g. '3 a person walks forward'"
@@ -126,12 +127,14 @@ def load_timeline(path: str | os.PathLike) -> list[tuple[str, float]]:
     return parse_timeline(text, source=str(path))
 
 
-def segment_tokens(seconds: Sequence[float], frames_per_token: int = 4) -> list[int]:
+def segment_tokens(seconds: Sequence[float], frames_per_token: int = DEFAULT_FRAMES_PER_TOKEN) -> list[int]:
     """Tokens of each segment: ``round(seconds * 20 / 4)``."""
     return [seconds_to_tokens(float(s), frames_per_token, FPS) for s in seconds]
 
 
-def segment_frames(seconds: Sequence[float], frames_per_token: int = 4) -> list[tuple[int, int]]:
+def segment_frames(
+    seconds: Sequence[float], frames_per_token: int = DEFAULT_FRAMES_PER_TOKEN
+) -> list[tuple[int, int]]:
     """``[start, end)`` frames of each segment in the timeline's motion."""
     bounds, at = [], 0
     for n in segment_tokens(seconds, frames_per_token):

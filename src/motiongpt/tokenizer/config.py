@@ -68,6 +68,11 @@ class VQConfig(YamlConfig):
         return 2**self.n_down
 
 
+#: Frames per token of the default tokenizer (``2 ** VQConfig.n_down``): only the default of the length
+#: helpers called without a tokenizer at hand; the pipeline and training pass their tokenizer's own.
+DEFAULT_FRAMES_PER_TOKEN = 2**VQConfig.n_down
+
+
 @dataclass(frozen=True)
 class TrainConfig(YamlConfig):
     """A tokenizer training run: random ``window``-frame crops, AdamW, warm-up then cosine to ``lr_min``."""
