@@ -1,0 +1,62 @@
+"""Classifier-free guidance sweep of a bundle on the val split: R@3, FID, action accuracy, paraphrases.
+
+    python benchmarks/guidance_sweep.py --model runs/lm-variety/motiongpt --data corpus \
+        --evaluator runs/evaluator --action-classifier runs/action --scales 2 3 4
+
+One JSON line per scale: t2m R@3 / FID / Diversity / action accuracy on val (1 replication, no
+MultiModality) and action accuracy on both packaged paraphrase sets (1 sample of 4 s per prompt, so
+about ±0.07). The bundle's own ``config.yaml`` is left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+from motiongpt.data import HumanML3D
+from motiongpt.eval.action import (
+    INDEPENDENT_PARAPHRASES,
+    PARAPHRASES,
+    ActionClassifier,
+    load_prompts,
+    prompt_action_accuracy,
+)
+from motiongpt.eval.evaluator import T2MEvaluator
+from motiongpt.eval.protocol import MODEL, evaluate_t2m
+from motiongpt.eval.run import corpus_actions, model_callable
+from motiongpt.lm.pipeline import MotionGPT
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--evaluator", type=Path, required=True)
+    p.add_argument("--action-classifier", type=Path, required=True)
+    p.add_argument("--scales", type=float, nargs="+", default=[2.0, 3.0, 4.0])
+    args = p.parse_args()
+
+    evaluator = T2MEvaluator.from_pretrained(args.evaluator)
+    val = HumanML3D(args.data, "val", max_frames=evaluator.cfg.max_motion_len)
+    classifier = ActionClassifier.from_pretrained(args.action_classifier)
+    actions = corpus_actions(args.data)
+    prompt_sets = {"paraphrases": load_prompts(PARAPHRASES), "independent": load_prompts(INDEPENDENT_PARAPHRASES)}
+    model = MotionGPT.from_pretrained(args.model)
+    for scale in args.scales:
+        t0 = time.perf_counter()
+        model.cfg = dataclasses.replace(model.cfg, guidance=scale)
+        row = evaluate_t2m(model_callable("t2m", model), val, evaluator, replications=1, mm_samples=0,
+                           progress=False, action_classifier=classifier, actions=actions).rows[MODEL]  # fmt: skip
+        out = {"model": str(args.model), "guidance": scale, "split": "val"}
+        out |= {k: round(row[k]["mean"], 4) for k in ("r_precision_top3", "fid", "diversity", "action_accuracy")}
+        for name, prompts in prompt_sets.items():
+            acc = prompt_action_accuracy(model_callable("t2m", model), prompts, classifier, samples=1)
+            out[name] = round(acc["action_accuracy"], 3)
+        print(json.dumps(out | {"seconds": round(time.perf_counter() - t0, 1)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
