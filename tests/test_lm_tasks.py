@@ -341,3 +341,19 @@ def test_lengths_in_prompts_follow_the_tokenizers_frames_per_token():
     assert "9.6" in eight.build("t2m_seconds", clip, rng).prompt
     assert "192" in eight.build("t2m_frames", clip, rng).prompt
     assert "9.6" in eight.build("m2t_seconds", clip, rng).answer
+
+
+def test_action_balance_evens_out_the_actions():
+    clips = _clips()  # 4 unlabelled clips, walk 2, run 2, dash 1, wave-left 1, wave-right 1
+    draws = {}
+    for balance in (0.0, 1.0):
+        b = TaskBuilder(load_instructions(), VOCAB, clips, TEXTS, action_balance=balance)
+        rng = random.Random(0)
+        by_tokens = {VOCAB.motion_to_text(c.tokens): c for c in clips}
+        seen = Counter(by_tokens[VOCAB.motion_to_text(VOCAB.parse(b.sample("t2m", rng).answer)[0])].content
+                       for _ in range(3000))  # fmt: skip
+        draws[balance] = {k: v / 3000 for k, v in seen.items()}
+    assert draws[0.0][None] == pytest.approx(4 / 11, abs=0.03)  # uniform over clips
+    assert draws[0.0]["dash"] == pytest.approx(1 / 11, abs=0.02)
+    for action in (None, "walk", "run", "dash", "wave-left-hand", "wave-right-hand"):  # equal shares
+        assert draws[1.0][action] == pytest.approx(1 / 6, abs=0.03), (action, draws[1.0])

@@ -32,10 +32,12 @@ a run resumed at step ``s`` sees the same examples as an uninterrupted one.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,6 +192,9 @@ class TaskBuilder:
             from the clip's templated captions.
         frames_per_token: the motion tokenizer's downsampling (the token file records it): the frame and
             second counts the prompts and answers state.
+        action_balance: ``a`` in [0, 1]: clips of the ``captioned`` pool are drawn with weight
+            ``n ** -a``, ``n`` the number of clips with the same content label (unlabelled clips form one
+            group), so an action's share goes from ``n`` (0, uniform) towards equal shares (1).
     """
 
     templates: InstructionSet
@@ -200,7 +205,9 @@ class TaskBuilder:
     sentinels: Sequence[str] = ()
     caption_variety: float = 0.0
     frames_per_token: int = FRAMES_PER_TOKEN
+    action_balance: float = 0.0
     _eligible: dict[str, list] = field(default_factory=dict, init=False, repr=False)
+    _cum_weights: dict[str, list[float]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         clips = list(range(len(self.clips)))
@@ -222,6 +229,11 @@ class TaskBuilder:
             "edit_other_side": _side_pairs(self.clips),
         }
         assert set(self._eligible) == set(POOLS), "every pool of the task registry is filled"
+        if self.action_balance:
+            group_size = Counter(c.content for c in self.clips)
+            captioned = self._eligible["captioned"]
+            weights = [group_size[self.clips[i].content] ** -self.action_balance for i in captioned]
+            self._cum_weights["captioned"] = list(itertools.accumulate(weights))
 
     # what each task draws from (``spec.pool``) and which method builds it (``spec.builder``): the
     # task registry, motiongpt.data.tasks.TASKS
@@ -240,7 +252,9 @@ class TaskBuilder:
         if not self.available(task):
             raise ValueError(f"task {task!r} has no data here")
         spec = TASKS[task]
-        item = rng.choice(self._eligible[spec.pool])
+        pool = self._eligible[spec.pool]
+        cum = self._cum_weights.get(spec.pool)
+        item = rng.choices(pool, cum_weights=cum)[0] if cum else rng.choice(pool)
         build = getattr(self, spec.builder)
         if spec.pool_item == "text":
             return build(item, rng)

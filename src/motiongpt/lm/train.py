@@ -83,6 +83,7 @@ class LMTrainConfig(YamlConfig):
     embedding_lr_scale: float = 1.0  # lr multiplier of the token embeddings (in effect: the new rows)
     uncond_rate: float = 0.0  # share of t2m examples with the caption dropped (classifier-free guidance)
     caption_variety: float = 0.0  # share of t2m captions of labelled clips drawn in wider wording
+    action_balance: float = 0.0  # clips drawn with weight (clips of their action) ** -action_balance
     grad_clip: float = 1.0  # 0 = off
     max_length: int = 256  # tokens per example (MotionGPT pads prompts and targets to 256)
     length_group: int = 1  # > 1: sort the examples of that many steps by length (less padding)
@@ -104,7 +105,7 @@ class LMTrainConfig(YamlConfig):
         if not isinstance(self.model, LMConfig):
             raise ConfigError(f"model must be an LMConfig mapping, got {type(self.model).__name__}")
         floats = ("lr", "lr_min", "weight_decay", "grad_clip", "embedding_lr_scale", "uncond_rate",
-                  "caption_variety")
+                  "caption_variety", "action_balance")
         positive = ("batch_size", "accumulate", "max_steps", "max_length", "length_group", "min_frames",
                     "max_frames",
                     "val_every", "val_examples", "log_every")  # fmt: skip
@@ -112,12 +113,14 @@ class LMTrainConfig(YamlConfig):
         check_numbers(
             self, positive + non_negative, floats,
             positive=("lr", "embedding_lr_scale", *positive),
-            non_negative=("lr_min", "weight_decay", "grad_clip", "uncond_rate", "caption_variety", *non_negative),
+            non_negative=("lr_min", "weight_decay", "grad_clip", "uncond_rate", "caption_variety", "action_balance",
+                          *non_negative),
         )  # fmt: skip
         if self.uncond_rate >= 1:
             raise ConfigError(f"uncond_rate must be < 1, got {self.uncond_rate}")
-        if self.caption_variety > 1:
-            raise ConfigError(f"caption_variety must be <= 1, got {self.caption_variety}")
+        for name in ("caption_variety", "action_balance"):
+            if getattr(self, name) > 1:
+                raise ConfigError(f"{name} must be <= 1, got {getattr(self, name)}")
         if self.lr_min > self.lr:
             raise ConfigError(f"lr_min must be <= lr={self.lr}, got {self.lr_min}")
         if self.min_frames > self.max_frames:
@@ -375,7 +378,7 @@ def train_lm(
 
     fpt = read_frames_per_token(Path(tokens) / "train.npz")  # the tokenizer's: lengths in the prompts
     builder = TaskBuilder(templates, model.vocab, train_clips, texts, cfg.canonical_templates, sentinels,
-                          cfg.caption_variety, fpt)
+                          cfg.caption_variety, fpt, cfg.action_balance)
     collate = LMCollator(model, cfg.max_length)
     trainer = make_trainer(
         out, max_steps=cfg.max_steps, val_every=cfg.val_every, monitor="val/loss", accelerator=accelerator,
