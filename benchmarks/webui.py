@@ -90,8 +90,8 @@ def main() -> None:
             chat.text_to_motion((), PROMPT, seconds=SECONDS, seed=seed)
             parts["total"].append(time.perf_counter() - t0)
         result["session_median_s"] = {k: _median(v) for k, v in parts.items()}
-        with _served(MotionChat(pipeline, out), 1, out) as client:
-            http = []
+        with _served(MotionChat(pipeline, out), 1, out) as user:
+            client, http = user(), []
             for seed in range(args.runs):
                 t0 = time.perf_counter()
                 client.predict(PROMPT, "Text → motion", False, SECONDS, str(seed), api_name="/send")
@@ -101,19 +101,25 @@ def main() -> None:
     if args.concurrent:
         prompts = [CONCURRENT_PROMPTS[i % len(CONCURRENT_PROMPTS)] for i in range(args.concurrent)]
         batcher = BatchingPipeline(pipeline)
-        with _served(MotionChat(batcher, out), MAX_BATCH, out) as client:
-            result["concurrent"] = _concurrent(client, prompts) | {"batch_sizes": batcher.batch_sizes}
+        with _served(MotionChat(batcher, out), MAX_BATCH, out) as user:
+            result["concurrent"] = _concurrent(user, prompts) | {"batch_sizes": batcher.batch_sizes}
         if args.unbatched:
-            with _served(MotionChat(pipeline, out), 1, out) as client:
-                result["concurrent_unbatched"] = _concurrent(client, prompts)
+            with _served(MotionChat(pipeline, out), 1, out) as user:
+                result["concurrent_unbatched"] = _concurrent(user, prompts)
     print(json.dumps(result, indent=2))
+
+
+def _client(url: str, out: Path) -> Any:
+    """A user: a client with its own session (so its own conversation state)."""
+    from gradio_client import Client
+
+    # a long read timeout: on a loaded CPU the server can be slow to send while it renders
+    return Client(url, verbose=False, download_files=out / "client", httpx_kwargs={"timeout": 600})
 
 
 @contextlib.contextmanager
 def _served(chat: Any, concurrency: int, out: Path):
-    """The app on 127.0.0.1 (a free port) with ``concurrency`` workers, and a client for it."""
-    from gradio_client import Client
-
+    """The app on 127.0.0.1 (a free port) with ``concurrency`` workers; yields a function making users."""
     from motiongpt.webui.app import build_app
 
     demo = build_app(chat)
@@ -122,23 +128,28 @@ def _served(chat: Any, concurrency: int, out: Path):
         allowed_paths=[str(out)], ssr_mode=False,
     )  # fmt: skip
     try:
-        yield Client(demo.local_url, verbose=False, download_files=out / "client")
+        yield lambda: _client(demo.local_url, out)
     finally:
         with contextlib.redirect_stdout(sys.stderr):  # gradio says goodbye on stdout
             demo.close()
 
 
-def _concurrent(client: Any, prompts: list[str]) -> dict[str, Any]:
-    """Send every prompt at once, one thread per user (Auto length off, 4 s, no seed); each user's wait
-    from sending to the result, p50 and p95."""
+def _concurrent(new_user: Any, prompts: list[str]) -> dict[str, Any]:
+    """Send every prompt at once, one thread and session per user (Auto length off, 4 s, no seed); each
+    user's wait from sending to the result, p50 and p95."""
     from concurrent.futures import ThreadPoolExecutor
 
-    def user(prompt: str) -> tuple[float, bool]:
+    clients = [new_user() for _ in prompts]  # connected before the clock starts
+
+    def user(k: int) -> tuple[float, bool]:
+        client, prompt = clients[k], prompts[k]
         t0 = time.perf_counter()
         try:
             reply = client.predict(prompt, "Text → motion", False, SECONDS, "", api_name="/send")
             messages, files = reply[0], reply[2]
             ok = len(messages) == 2 and any(str(f).endswith(".npy") for f in files)
+            if not ok:
+                print(f"request without a motion: {str(reply)[:300]}", file=sys.stderr)
         except Exception as e:  # noqa: BLE001 (counted and reported)
             print(f"request failed: {type(e).__name__}: {e}", file=sys.stderr)
             ok = False
@@ -146,7 +157,7 @@ def _concurrent(client: Any, prompts: list[str]) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(len(prompts)) as pool:
-        done = list(pool.map(user, prompts))
+        done = list(pool.map(user, range(len(prompts))))
     waits = sorted(w for w, _ in done)
     return {
         "requests": len(prompts), "failed": sum(not ok for _, ok in done),
