@@ -162,7 +162,11 @@ def test_a_users_session(page, server, tmp_path):
     # 2. An empty prompt: one clear message, and nothing on the page is lost.
     page.locator("#send_btn").click()
     toast = page.locator("[data-testid='toast-body']").last
-    expect(toast).to_contain_text("the prompt is empty")  # (gradio 6.31 titles it "Warning" whatever we ask)
+    expect(toast).to_contain_text("the prompt is empty")
+    # titled in the page's own words, not gradio's "Warning" (its text is hidden, our title drawn instead)
+    title = toast.locator(".toast-title")
+    assert title.evaluate("e => getComputedStyle(e).fontSize") == "0px"
+    assert title.evaluate("e => getComputedStyle(e, '::before').content") == '"Could not do that"'
     expect(bot).to_have_count(1)
     expect(video).to_have_attribute("src", first_src)
 

@@ -52,7 +52,7 @@ def _guarded(fn: Callable[..., tuple], n_outputs: int) -> Callable[..., tuple]:
         try:
             return fn(*args)
         except USER_ERRORS as e:
-            gr.Warning(user_message(e), title="Could not do that")
+            gr.Warning(user_message(e), title=ERROR_TITLE)
             return tuple(gr.skip() for _ in range(n_outputs))
 
     return handler
@@ -69,8 +69,15 @@ def _seed(text: str) -> int | None:
         raise InvalidRequestError(f"seed must be a whole number or empty, got {text!r}") from None
 
 
+# A user error shows as a warning toast (raising gr.Error would mark every output failed); gradio 6.31's
+# toast ignores the title it is given and shows its level, "Warning", so the page's CSS titles it.
+ERROR_TITLE = "Could not do that"
 # On a narrow window (a phone) the player comes first, above the conversation.
-CSS = "@media (max-width: 720px) { #main_row { flex-direction: column-reverse; } }"
+CSS = (
+    "@media (max-width: 720px) { #main_row { flex-direction: column-reverse; } }\n"
+    ".toast-title.warning { font-size: 0; }\n"
+    f'.toast-title.warning::before {{ content: "{ERROR_TITLE}"; font-size: var(--text-md, 14px); }}'
+)
 
 
 def _length(auto: bool, seconds: float) -> float | None:
