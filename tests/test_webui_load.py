@@ -111,12 +111,13 @@ def test_8_concurrent_requests_over_http_each_get_their_own_motion(server) -> No
     from gradio_client import Client
 
     url, recorder, downloads = server
-    client = Client(url, verbose=False, download_files=downloads)
     prompts = [f"a person walks forward, take {i}" for i in range(N_REQUESTS - 1)] + [BAD]
-    t0 = time.perf_counter()
-    jobs = [
-        client.submit(p, "Text → motion", False, SECONDS, "", api_name="/send") for p in prompts
-    ]  # prompt, mode, auto length, seconds, seed
+    users = [Client(url, verbose=False, download_files=downloads / str(k)) for k in range(len(prompts))]
+    t0 = time.perf_counter()  # each user its own session (conversation state), all sending at once
+    jobs = [  # prompt, mode, auto length, seconds, seed
+        user.submit(p, "Text → motion", False, SECONDS, "", api_name="/send")
+        for user, p in zip(users, prompts, strict=True)
+    ]
     results = []
     for job in jobs:
         try:
