@@ -13,8 +13,8 @@ Models, each measured in its own subprocess (so peak RSS is its own), in one run
 Every model is prepared as ``MotionGPT.from_pretrained`` prepares one (LoRA merged, float16 copies of
 the block weights for one- and two-row products, logits over the 514 motion rows only) and decoded by
 the same loop (``motiongpt.lm.generation.decode``). For the bundled model (a Llama-family decoder) the
-loop runs the tokens after the prompt through ``motiongpt.lm.llama_step`` (fused float16 FBGEMM
-products, a preallocated cache) and reads identical prompt rows (guidance's unconditional ones) once;
+loop runs the prompt pass and every token after it through ``motiongpt.lm.llama_step`` (fused float16
+FBGEMM products, a preallocated cache) and reads identical prompt rows (guidance's unconditional ones) once;
 ``generic_step`` is the same model with that switched off (the transformers forward for every token
 and every row), timed in the same rounds. Batch 16 is 16 different texts.
 

@@ -8,8 +8,9 @@ changing them, so that every call is timed (this process's CPU time and wall tim
 profiler under its phase:
 
 - ``prompt_tokenize``: the prompts' text -> ids (``MotionLanguageModel.encode_prompts``);
-- ``lm_prompt``: the backbone's pass over the prompt (the prefill of a decoder-only model; for an
-  encoder-decoder the encoder and the first decoder step);
+- ``lm_prompt``: the pass over the prompt (the prefill of a decoder-only model, through
+  ``LlamaStep.prefill`` where decoding uses it; for an encoder-decoder the encoder and the first
+  decoder step);
 - ``lm_step``: each cached forward of one new token (the transformers forward, or
   ``motiongpt.lm.llama_step.LlamaStep.step`` where decoding uses it; per call in ``lm_step_cpu_ms``);
 - ``constraints``: the logits processor (decoding states and masks of allowed tokens);
@@ -115,7 +116,8 @@ def instrument(mg: Any, timer: PhaseTimer) -> Iterator[None]:
     if mg.lm.is_encoder_decoder:
         encoder = backbone.get_encoder()
         patch(encoder, "forward", "lm_prompt")
-    patch(llama_step.LlamaStep, "step", "lm_step")  # the lean step, where decoding uses it
+    patch(llama_step.LlamaStep, "prefill", "lm_prompt")  # the lean prompt pass and step, where used
+    patch(llama_step.LlamaStep, "step", "lm_step")
     patch(generation.MotionLogitsProcessor, "states", "constraints")
     patch(generation.MotionLogitsProcessor, "allowed", "constraints")
     patch(generation.MotionLogitsProcessor, "motion_slice_mask", "constraints")

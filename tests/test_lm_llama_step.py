@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 import torch
 
@@ -25,39 +23,42 @@ def lm(request, tiny_dirs):
 
 
 @torch.no_grad()
-def _hf_steps(backbone, ids, mask, new):
-    """Logits of the transformers forward for each token of ``new (B, S)`` after the prompt."""
-    out = backbone(input_ids=ids, attention_mask=mask, use_cache=True)
-    cache, hidden = out.cache if hasattr(out, "cache") else out.past_key_values, []
+def _hf_logits(backbone, ids, mask, new):
+    """Logits of the transformers forward at the prompt's end and after each token of ``new (B, S)``."""
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    out = backbone(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
+    cache, logits = out.cache if hasattr(out, "cache") else out.past_key_values, [out.logits[:, -1]]
     for j in range(new.shape[1]):
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
         pos = (mask.cumsum(-1) - 1)[:, -1:]
         o = backbone(input_ids=new[:, j : j + 1], attention_mask=mask, position_ids=pos, cache=cache,
                      use_cache=True)  # fmt: skip
         cache = o.cache if hasattr(o, "cache") else o.past_key_values
-        hidden.append(o.logits[:, -1])
-    return out, torch.stack(hidden, 1)  # (B, S, V)
+        logits.append(o.logits[:, -1])
+    return torch.stack(logits, 1)  # (B, 1 + S, V)
 
 
-def test_lean_steps_match_the_transformers_forward(lm):
+def test_lean_prompt_pass_and_steps_match_the_transformers_forward(lm):
     backbone = lm.base_model
     step = llama_step.for_backbone(backbone)
     assert step is not None and llama_step.for_backbone(backbone) is step  # packed once
     batch = lm.encode_prompts(["a person walks forward", "jump"])  # left-padded: rows differ in length
     ids, mask = batch["input_ids"], batch["attention_mask"]
     new = torch.randint(0, 40, (2, 6))
-    out, want = _hf_steps(backbone, ids, mask, new)
-    with torch.no_grad():
-        out = backbone(input_ids=ids, attention_mask=mask, use_cache=True)  # a fresh cache of the prompt
-    state = step.start(out.cache if hasattr(out, "cache") else out.past_key_values, mask, new.shape[1])
+    want = _hf_logits(backbone, ids, mask, new)
     head = backbone.get_output_embeddings().weight
-    got = torch.stack([step.step(state, new[:, j]) @ head.T for j in range(new.shape[1])], 1)
-    scale = want.abs().max()
-    assert torch.allclose(got, want, atol=5e-3 * float(scale)), float((got - want).abs().max() / scale)
+    state, last = step.prefill(ids, mask, new.shape[1])
+    got = torch.stack([last @ head.T] + [step.step(state, new[:, j]) @ head.T for j in range(new.shape[1])], 1)
+    scale = float(want.abs().max())
+    assert torch.allclose(got, want, atol=5e-3 * scale), float((got - want).abs().max()) / scale
     assert not torch.allclose(got[0], got[1])  # the rows are not one row repeated
     with pytest.raises(RuntimeError, match="more steps"):
-        for _ in range(ids.shape[1] + 1):
-            step.step(state, new[:, 0])
+        step.step(state, new[:, 0])
+    # a prompt run once for two rows gives both what running it twice gives
+    shared, last2 = step.prefill(ids[:1], mask[:1], 2, rows=torch.tensor([0, 0]))
+    twice, last3 = step.prefill(ids[[0, 0]], mask[[0, 0]], 2)
+    assert torch.allclose(last2, last3, atol=1e-5) and torch.allclose(last2[0], last[0], atol=1e-4 * scale)
+    assert torch.allclose(step.step(shared, new[:, 0]), step.step(twice, new[:, 0]), atol=1e-5)
 
 
 def test_decoding_uses_it_and_picks_what_the_generic_path_picks(lm, monkeypatch):
@@ -79,16 +80,15 @@ def test_guided_decoding_reads_identical_prompts_once_and_picks_as_before(lm, mo
     """With guidance the unconditional rows are one prompt: the prompt pass runs it once."""
     prompts, n = ["walk", "a person runs", "walk"], [4, 6, 5]
     kw = dict(sampling=GREEDY, guidance=3.0, uncond_prompt="random")
-    rows_in, forward = [], lm.base_model.forward
+    rows_in, prefill = [], llama_step.LlamaStep.prefill
 
-    @functools.wraps(forward)
-    def counted(**kwargs):
-        rows_in.append(kwargs["input_ids"].shape[0])
-        return forward(**kwargs)
+    def counted(self, ids, *args):
+        rows_in.append(ids.shape[0])
+        return prefill(self, ids, *args)
 
-    monkeypatch.setattr(lm.base_model, "forward", counted)
+    monkeypatch.setattr(llama_step.LlamaStep, "prefill", counted)
     lean = generate_motion_ids(lm, prompts, n, **kw)
-    assert rows_in == [2 + 1]  # walk, runs, random: 3 distinct of 6 rows, one prompt pass, then lean steps
+    assert rows_in == [2 + 1]  # walk, runs, random: 3 distinct of 6 rows, in one prompt pass
     monkeypatch.setattr(generation, "LEAN_STEP", False)
     generic = generate_motion_ids(lm, prompts, n, **kw)
     assert [m.shape[0] for m in lean] == n

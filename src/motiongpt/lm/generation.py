@@ -13,7 +13,7 @@ the ids written so far and masks the scores:
 processor and, while every row is inside a motion segment and the model is a plain transformers model
 (LoRA merged), computes logits only over the K + 2 motion rows of the output layer instead of the
 whole vocabulary, and appends the final, forced ``<eom>`` without a forward pass. For a Llama-family
-model prepared for inference (the default backbone) the tokens after the prompt's run through
+model prepared for inference (the default backbone) the prompt pass and every step run through
 :mod:`motiongpt.lm.llama_step` instead of the transformers forward, and identical prompt rows (the
 unconditional rows of guidance) are read once (``LEAN_STEP = False`` switches both off).
 """
@@ -41,7 +41,7 @@ from motiongpt.tokenizer.config import DEFAULT_FRAMES_PER_TOKEN
 
 Mode = Literal["motion", "text", "chat"]
 TEXT, NEED, ANY, END, DONE = 0, 1, 2, 3, 4  # per-row decoding states
-LEAN_STEP = True  # decoder-only tokens after the prompt's through llama_step.LlamaStep where it applies
+LEAN_STEP = True  # decoder-only prompt pass and steps through llama_step.LlamaStep where it applies
 
 
 @dataclasses.dataclass(frozen=True)
@@ -293,8 +293,13 @@ def decode(
             seq = torch.cat([seq, nxt[:, None]], 1)
             break
         fast = slice_ok and bool(in_motion.all())
-        if lean_state is not None:  # a token after the prompt's: the lean step (see llama_step)
-            hidden = lean.step(lean_state, step_in[:, 0])  # (B, D)
+        if lean is not None:  # the lean prompt pass and steps (see llama_step)
+            if lean_state is None:  # identical prompts (e.g. the unconditional rows) are read once
+                first, copies = _unique_rows(seq, attention_mask)
+                pick = (lambda t: t) if first is None else (lambda t: t[first])
+                lean_state, hidden = lean.prefill(pick(seq), pick(attention_mask), max_new_tokens, copies)
+            else:
+                hidden = lean.step(lean_state, step_in[:, 0])  # (B, D)
             w, b = (head.weight[rows], None if head.bias is None else head.bias[rows]) if fast else (
                 head.weight, head.bias)  # fmt: skip
             step_logits = F.linear(hidden, w, b)  # (B, K + 2) or (B, V)
@@ -307,23 +312,17 @@ def decode(
                     "decoder_input_ids": step_in,
                 }
             else:
-                # with the lean step, identical prompts (e.g. the unconditional rows) are read once
-                first, copies = _unique_rows(seq, attention_mask) if lean is not None else (None, None)
-                pick = (lambda t: t) if first is None else (lambda t: t[first])
                 position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)[:, -step_in.shape[1] :]
                 kwargs |= {
-                    "input_ids": pick(step_in),
-                    "attention_mask": pick(attention_mask),
-                    "position_ids": pick(position_ids),
+                    "input_ids": step_in,
+                    "attention_mask": attention_mask,
+                    "position_ids": position_ids,
                     "logits_to_keep": 1,
                 }
             with _output_rows(backbone, rows) if fast else contextlib.nullcontext():
                 out = backbone(**kwargs)
             step_logits = out.logits[:, -1]
             cache = out.cache if cache_kw == "cache" else out.past_key_values
-            if lean is not None:
-                step_logits = step_logits if copies is None else step_logits[copies]
-                lean_state = lean.start(cache, attention_mask, max_new_tokens, rows=copies)
         logits = _guided(step_logits, guidance, n)  # (n, K + 2) when fast, else (n, V)
         if fast:
             logits = logits.masked_fill(~processor.motion_slice_mask(state[:n]), float("-inf"))

@@ -1,14 +1,14 @@
 """A lean cached decoding step for Llama-family backbones (SmolLM2, the default) on CPU.
 
-After the prompt's pass through the transformers model, :func:`decode <motiongpt.lm.generation.decode>`
-runs each further token through :class:`LlamaStep` instead of the transformers forward. It computes the
-same blocks (RMSNorm, rotary attention with grouped key/value heads, SwiGLU MLP) with:
+:func:`decode <motiongpt.lm.generation.decode>` runs the prompt pass (:meth:`LlamaStep.prefill`) and
+each further token (:meth:`LlamaStep.step`) through this module instead of the transformers forward. It
+computes the same blocks (RMSNorm, rotary attention with grouped key/value heads, SwiGLU MLP) with:
 
 - the query/key/value and the gate/up projections each fused into one matrix, every block matrix packed
   once as float16 for FBGEMM's fp16 matrix product (activations and accumulation stay float32; about 3x
   faster than a float16 ``F.linear`` for one or two rows, and faster than float32 at 32 rows);
-- a key/value cache preallocated for the whole answer (written in place; no concatenation per step) and
-  rotary tables computed once per call;
+- a key/value cache preallocated for the whole answer (written in place; no concatenation per step),
+  rotary tables computed once per call, and identical prompts run once and shared;
 - none of the per-step mask building, cache objects and output dataclasses of the generic forward.
 
 It returns the final hidden state; the caller applies the output layer (all rows or the motion rows).
@@ -158,30 +158,53 @@ class LlamaStep:
         self.inter = layer.mlp.gate_proj.weight.shape[0]
 
     @torch.no_grad()
-    def start(
-        self, cache: Any, attention_mask: torch.Tensor, new_tokens: int, rows: torch.Tensor | None = None
-    ) -> StepState:
-        """State after the transformers forward over the prompt: its ``cache`` (a ``DynamicCache``) and
-        ``attention_mask (B, L)``; room for ``new_tokens`` more. ``rows (B,)``: the cache row each row
-        starts from (when identical prompts were run once)."""
-        B, L = attention_mask.shape
-        total = L + new_tokens
+    def prefill(
+        self, ids: torch.Tensor, attention_mask: torch.Tensor, new_tokens: int, rows: torch.Tensor | None = None
+    ) -> tuple[StepState, torch.Tensor]:
+        """The prompt pass: left-padded ``ids (U, L)`` and ``attention_mask (U, L)`` -> the state for
+        ``new_tokens`` more steps and the last position's final hidden state ``(B, D)``. ``rows (B,)``:
+        which prompt row each decoded row starts from (identical prompts run once); None: ``B = U``."""
+        U, L = ids.shape
+        hd, n_kv, group = self.head_dim, self.n_kv, self.n_heads // self.n_kv
+        q_dim, kv_dim = self.n_heads * hd, n_kv * hd
+        positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)  # (U, L), as decode passes them
+        table = torch.arange(L + new_tokens + 1, device=ids.device)[None]
+        cos_t, sin_t = (c[0].float() for c in self.rotary(self.embed[:1].float(), table))  # (P, hd)
+        cos, sin = cos_t[positions][:, None], sin_t[positions][:, None]  # (U, 1, L, hd)
+        causal = torch.ones(L, L, dtype=torch.bool, device=ids.device).tril()
+        allowed = (causal & attention_mask.bool()[:, None, :]) | torch.eye(L, dtype=torch.bool, device=ids.device)
+        add = torch.zeros(U, L, L, device=ids.device).masked_fill_(~allowed, float("-inf"))[:, None, None]
+        x = self.embed[ids].float()  # (U, L, D)
         keys, values = [], []
-        for layer in cache.layers[: len(self.blocks)]:
-            if layer.keys.shape[2] != L:
-                raise ValueError(f"the cache holds {layer.keys.shape[2]} positions, the mask {L}")
-            k = layer.keys.new_zeros(B, self.n_kv, total, self.head_dim)
-            v = torch.zeros_like(k)
-            k[:, :, :L] = layer.keys if rows is None else layer.keys[rows]
-            v[:, :, :L] = layer.values if rows is None else layer.values[rows]
+        for blk in self.blocks:
+            qkv = _linear(_rms(x, blk.ln1, blk.eps1).reshape(U * L, -1), blk.qkv).view(U, L, -1)
+            q, k, v = qkv.split([q_dim, kv_dim, kv_dim], -1)
+            q = _rope(q.view(U, L, self.n_heads, hd).transpose(1, 2), cos, sin)  # (U, H, L, hd)
+            k = _rope(k.view(U, L, n_kv, hd).transpose(1, 2), cos, sin)  # (U, kvh, L, hd)
+            v = v.view(U, L, n_kv, hd).transpose(1, 2)
             keys.append(k)
             values.append(v)
-        mask = torch.full((B, total), float("-inf"), device=attention_mask.device)
-        mask[:, :L].masked_fill_(attention_mask.bool(), 0.0)
-        pos = attention_mask.sum(1)  # (B,) position of the next token (left padding)
-        positions = torch.arange(int(pos.max()) + new_tokens + 1, device=attention_mask.device)[None]
-        cos, sin = self.rotary(self.embed[:1].float(), positions)  # (1, P, hd)
-        return StepState(keys, values, mask, pos, L, cos[0].float(), sin[0].float())
+            q = q.reshape(U, n_kv, group, L, hd)
+            scores = q @ k[:, :, None].transpose(-1, -2) * self.scale + add  # (U, kvh, g, L, L)
+            att = (scores.softmax(-1) @ v[:, :, None]).permute(0, 3, 1, 2, 4).reshape(U * L, q_dim)
+            x = x + _linear(att, blk.o).view(U, L, -1)
+            gate, up = _linear(_rms(x, blk.ln2, blk.eps2).reshape(U * L, -1), blk.gate_up).split(
+                [self.inter, self.inter], -1)  # fmt: skip
+            x = x + _linear(F.silu(gate) * up, blk.down).view(U, L, -1)
+        last = _rms(x[:, -1], self.norm, self.norm_eps)  # (U, D)
+        pick = (lambda t: t) if rows is None else (lambda t: t[rows])
+        B, total = (U if rows is None else rows.shape[0]), L + new_tokens
+        state_k, state_v = [], []
+        for k, v in zip(keys, values, strict=True):
+            K = k.new_zeros(B, n_kv, total, hd)
+            V = torch.zeros_like(K)
+            K[:, :, :L], V[:, :, :L] = pick(k), pick(v)
+            state_k.append(K)
+            state_v.append(V)
+        mask = torch.full((B, total), float("-inf"), device=ids.device)
+        mask[:, :L].masked_fill_(pick(attention_mask).bool(), 0.0)
+        state = StepState(state_k, state_v, mask, pick(attention_mask).sum(1), L, cos_t, sin_t)
+        return state, pick(last)
 
     @torch.no_grad()
     def step(self, state: StepState, ids: torch.Tensor) -> torch.Tensor:
