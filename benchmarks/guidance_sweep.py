@@ -43,15 +43,20 @@ def main() -> None:
     val = HumanML3D(args.data, "val", max_frames=evaluator.cfg.max_motion_len)
     classifier = ActionClassifier.from_pretrained(args.action_classifier)
     actions = corpus_actions(args.data)
-    prompt_sets = {"paraphrases": load_prompts(PARAPHRASES), "independent": load_prompts(INDEPENDENT_PARAPHRASES)}
+    prompt_sets = {
+        "paraphrases": load_prompts(PARAPHRASES),
+        "independent": load_prompts(INDEPENDENT_PARAPHRASES),
+    }
     model = MotionGPT.from_pretrained(args.model)
     for scale in args.scales:
         t0 = time.perf_counter()
         model.cfg = dataclasses.replace(model.cfg, guidance=scale)
-        row = evaluate_t2m(model_callable("t2m", model), val, evaluator, replications=1, mm_samples=0,
-                           progress=False, action_classifier=classifier, actions=actions).rows[MODEL]  # fmt: skip
+        result = evaluate_t2m(model_callable("t2m", model), val, evaluator, replications=1, mm_samples=0,
+                              progress=False, action_classifier=classifier, actions=actions)  # fmt: skip
+        row = result.rows[MODEL]
         out = {"model": str(args.model), "guidance": scale, "split": "val"}
-        out |= {k: round(row[k]["mean"], 4) for k in ("r_precision_top3", "fid", "diversity", "action_accuracy")}
+        keep = ("r_precision_top3", "fid", "diversity", "action_accuracy")
+        out |= {k: round(row[k]["mean"], 4) for k in keep}
         for name, prompts in prompt_sets.items():
             acc = prompt_action_accuracy(model_callable("t2m", model), prompts, classifier, samples=1)
             out[name] = round(acc["action_accuracy"], 3)

@@ -27,19 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from motiongpt.motion.skeleton import knee_elbow_angles
+
 FOOT = [7, 8, 10, 11]  # l_ankle, r_ankle, l_foot, r_foot
-KNEES_ELBOWS = ((1, 4, 7), (2, 5, 8), (16, 18, 20), (17, 19, 21))
 CONTACT_STEP2 = 0.002  # m^2 per frame
-
-
-def angles(j: np.ndarray) -> np.ndarray:
-    """(T, 4) knee and elbow angles, degrees."""
-    out = []
-    for a, b, c in KNEES_ELBOWS:
-        u, v = j[:, a] - j[:, b], j[:, c] - j[:, b]
-        cos = (u * v).sum(-1) / np.linalg.norm(u, axis=-1) / np.linalg.norm(v, axis=-1)
-        out.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
-    return np.stack(out, axis=1)
 
 
 def leg_length(j: np.ndarray) -> float:
@@ -99,7 +90,7 @@ def main() -> None:
             ref_clip = BVHClip(clip.names, clip.parents, clip.offsets, clip.channels, 1.0, clip.motion[:1])
             track, ground = feet(source, back, bvh_to_joints(ref_clip, rig=preset)[0].astype(np.float64))
             r = report[key]
-            angle_err = float(np.abs(angles(back) - angles(source)).max())
+            angle_err = float(np.abs(knee_elbow_angles(back) - knee_elbow_angles(source)).max())
             r["angle_err_max_deg"] = max(r["angle_err_max_deg"], angle_err)
             if len(ground):
                 r["ground_max_m"] = max(r["ground_max_m"], float(np.abs(ground).max()))

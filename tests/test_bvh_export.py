@@ -16,11 +16,11 @@ from motiongpt.errors import BVHError, InvalidMotionError
 from motiongpt.motion.bvh import bvh_to_joints, read_bvh, write_bvh_on_rig
 from motiongpt.motion.bvh.reader import BVHClip, parse_bvh
 from motiongpt.motion.bvh.rigs import preset_text
+from motiongpt.motion.skeleton import knee_elbow_angles
 
 pytest_plugins = ["test_lm_fixtures"]  # tiny_dirs: a tiny backbone for the generate test
 
 FOOT = (7, 8, 10, 11)  # l_ankle, r_ankle, l_foot, r_foot
-KNEES_ELBOWS = ((1, 4, 7), (2, 5, 8), (16, 18, 20), (17, 19, 21))  # (hip, knee, ankle), (shoulder, ...)
 CONTACT_STEP2 = 0.002  # m^2 per frame, HumanML3D's foot-contact threshold
 
 
@@ -75,14 +75,6 @@ def write_user_mixamo(path: Path) -> Path:
     return path
 
 
-def angles(j: np.ndarray) -> np.ndarray:
-    """(T, 4) knee and elbow angles in degrees."""
-    out = []
-    for a, b, c in KNEES_ELBOWS:
-        u, v = j[:, a] - j[:, b], j[:, c] - j[:, b]
-        cos = (u * v).sum(-1) / np.linalg.norm(u, axis=-1) / np.linalg.norm(v, axis=-1)
-        out.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
-    return np.stack(out, axis=1)
 
 
 def planted(source: np.ndarray) -> np.ndarray:
@@ -140,7 +132,7 @@ def check_export(
     assert out.channels == rig_clip.channels and np.allclose(out.offsets, rig_clip.offsets, atol=1e-4)
     assert out.n_frames == len(source) and abs(out.frame_time - 0.05) < 1e-6
     back = bvh_to_joints(out, rig=preset).astype(np.float64)  # read with the project's own reader
-    angle_err = np.abs(angles(back) - angles(source)).max()
+    angle_err = np.abs(knee_elbow_angles(back) - knee_elbow_angles(source)).max()
     ref = BVHClip(rig_clip.names, rig_clip.parents, rig_clip.offsets, rig_clip.channels, 1.0, ref_row[None])
     feet = foot_contact(source, back, bvh_to_joints(ref, rig=preset)[0])
     fingers = [i for i, n in enumerate(out.names) if "Index2" in n or "Mid2" in n]  # unmatched: reference
@@ -184,8 +176,8 @@ def test_first_frame_as_reference(tmp_path: Path, walk: np.ndarray) -> None:
     rig = write_user_mixamo(tmp_path / "character.bvh")
     write_bvh_on_rig(tmp_path / "rest.bvh", walk, rig, rig_pose="rest")
     write_bvh_on_rig(tmp_path / "first.bvh", walk, rig, rig_pose="first")
-    a = angles(bvh_to_joints(tmp_path / "rest.bvh").astype(np.float64))
-    b = angles(bvh_to_joints(tmp_path / "first.bvh").astype(np.float64))
+    a = knee_elbow_angles(bvh_to_joints(tmp_path / "rest.bvh").astype(np.float64))
+    b = knee_elbow_angles(bvh_to_joints(tmp_path / "first.bvh").astype(np.float64))
     assert np.abs(a - b).max() < 0.1
 
 

@@ -248,16 +248,18 @@ CONTENT_SYNONYMS: dict[str, tuple[str, ...]] = {
                            "lift the left arm", "hold the left hand up"),
     "raise-up-right-hand": ("raise the right hand", "raise the right arm", "put the right hand in the air",
                             "lift the right arm", "hold the right hand up"),
-}
+}  # fmt: skip
 
 EXTRA_SUBJECTS = ("a man", "a woman", "a guy", "somebody", "the character", "an actor", "a performer")
 
 # Verbs whose final consonant doubles before -ing ("run" -> "running").
-_DOUBLING = frozenset("run jog step sidestep hop skip swim jab hit cut bob trot chop put get sit set nod".split())
+_DOUBLING = frozenset(
+    "run jog step sidestep hop skip swim jab hit cut bob trot chop put get sit set nod".split()
+)
 
 
 def gerund(verb: str) -> str:
-    """``"walk" -> "walking"``, ``"wave" -> "waving"``, ``"run" -> "running"``, ``"side-step"`` kept hyphenated."""
+    """``"walk" -> "walking"``, ``"wave" -> "waving"``, ``"run" -> "running"``; hyphens kept."""
     head, dash, tail = verb.rpartition("-")
     if dash:
         return head + dash + gerund(tail)

@@ -105,7 +105,7 @@ class LMTrainConfig(YamlConfig):
         if not isinstance(self.model, LMConfig):
             raise ConfigError(f"model must be an LMConfig mapping, got {type(self.model).__name__}")
         floats = ("lr", "lr_min", "weight_decay", "grad_clip", "embedding_lr_scale", "uncond_rate",
-                  "caption_variety", "action_balance")
+                  "caption_variety", "action_balance")  # fmt: skip
         positive = ("batch_size", "accumulate", "max_steps", "max_length", "length_group", "min_frames",
                     "max_frames",
                     "val_every", "val_examples", "log_every")  # fmt: skip
@@ -113,8 +113,8 @@ class LMTrainConfig(YamlConfig):
         check_numbers(
             self, positive + non_negative, floats,
             positive=("lr", "embedding_lr_scale", *positive),
-            non_negative=("lr_min", "weight_decay", "grad_clip", "uncond_rate", "caption_variety", "action_balance",
-                          *non_negative),
+            non_negative=("lr_min", "weight_decay", "grad_clip", "uncond_rate", "caption_variety",
+                          "action_balance", *non_negative),
         )  # fmt: skip
         if self.uncond_rate >= 1:
             raise ConfigError(f"uncond_rate must be < 1, got {self.uncond_rate}")

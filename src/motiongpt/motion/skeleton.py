@@ -79,3 +79,19 @@ def mirror_joints(joints: np.ndarray) -> np.ndarray:
     out = np.asarray(joints)[..., MIRROR_JOINTS, :].copy()
     out[..., 0] *= -1
     return out
+
+
+#: (hip, knee, ankle) and (shoulder, elbow, wrist) of the left and right side: the joints whose inner
+#: angle is a knee or elbow bend.
+KNEES_ELBOWS: tuple[tuple[int, int, int], ...] = ((1, 4, 7), (2, 5, 8), (16, 18, 20), (17, 19, 21))
+
+
+def knee_elbow_angles(joints: np.ndarray) -> np.ndarray:
+    """``(T, 22, 3)`` joint positions -> ``(T, 4)`` inner angles in degrees of the left and right knee,
+    then the left and right elbow (180 = straight)."""
+    out = []
+    for a, b, c in KNEES_ELBOWS:
+        u, v = joints[:, a] - joints[:, b], joints[:, c] - joints[:, b]
+        cos = (u * v).sum(-1) / np.linalg.norm(u, axis=-1) / np.linalg.norm(v, axis=-1)
+        out.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+    return np.stack(out, axis=1)
