@@ -112,7 +112,10 @@ def test_8_concurrent_requests_over_http_each_get_their_own_motion(server) -> No
 
     url, recorder, downloads = server
     prompts = [f"a person walks forward, take {i}" for i in range(N_REQUESTS - 1)] + [BAD]
-    users = [Client(url, verbose=False, download_files=downloads / str(k)) for k in range(len(prompts))]
+    users = [  # a long read timeout: on a loaded CI machine the server is slow to answer while it renders
+        Client(url, verbose=False, download_files=downloads / str(k), httpx_kwargs={"timeout": 600})
+        for k in range(len(prompts))
+    ]
     t0 = time.perf_counter()  # each user its own session (conversation state), all sending at once
     jobs = [  # prompt, mode, auto length, seconds, seed
         user.submit(p, "Text → motion", False, SECONDS, "", api_name="/send")
