@@ -57,7 +57,8 @@ def _train_options(cfg: Any, max_steps: int | None, devices: str) -> tuple[Any, 
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a user error (bad input, a missing file) into a one-line message and exit code 2."""
+    """Turn a user error (bad input, a missing file, an optional dependency not installed) into a
+    one-line message and exit code 2."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
