@@ -335,7 +335,7 @@ def test_demo_batch_onto_a_rig(tmp_path: Path, walk: np.ndarray) -> None:
     from motiongpt.lm.pipeline import Motion
 
     class Model:  # stands in for MotionGPT: one walk per prompt
-        def generate_motion(self, texts: list[str], **_: object) -> list[Motion]:
+        def generate_motion_batch(self, texts: list[str], **_: object) -> list[Motion]:
             return [Motion.from_joints(walk.astype(np.float32)) for _ in texts]
 
     (tmp_path / "prompts.txt").write_text("a person walks\na person walks on\n")
