@@ -112,15 +112,10 @@ def test_varied_captions_cover_every_label_and_vary_their_shape() -> None:
 
 def test_varied_vocabulary_stays_out_of_the_paraphrase_set() -> None:
     """The evaluation's paraphrases use no multi-word phrase the training vocabulary can produce."""
-    from motiongpt.data.captions import CONTENT_SYNONYMS, gerund
+    from motiongpt.data.captions import CONTENT_SYNONYMS, verb_forms
     from motiongpt.eval.action import load_prompts
 
-    phrases = set()
-    for synonyms in CONTENT_SYNONYMS.values():
-        for p in synonyms:
-            verb, _, rest = p.partition(" ")
-            if rest:
-                phrases |= {p, f"{third_person(verb)} {rest}", f"{gerund(verb)} {rest}"}
+    phrases = {form for ps in CONTENT_SYNONYMS.values() for p in ps if " " in p for form in verb_forms(p)}
     for texts in load_prompts().values():
         for text in texts:
             assert not [p for p in phrases if p in text], text

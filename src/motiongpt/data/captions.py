@@ -272,6 +272,14 @@ def gerund(verb: str) -> str:
     return verb + "ing"
 
 
+def verb_forms(phrase: str) -> tuple[str, str, str]:
+    """A base-form verb phrase in the three forms captions use: ``"jog ahead"`` -> ``("jog ahead",
+    "jogs ahead", "jogging ahead")``."""
+    verb, _, rest = phrase.partition(" ")
+    rest = f" {rest}" if rest else ""
+    return phrase, third_person(verb) + rest, gerund(verb) + rest
+
+
 def varied_caption(content: str, style: str | None, rng: np.random.Generator) -> str:
     """A caption for a Bandai Namco clip in wider wording than ``bandai_captions``' templates.
 
@@ -292,17 +300,8 @@ def varied_caption(content: str, style: str | None, rng: np.random.Generator) ->
         phrases = CONTENT_PHRASES[content]
         return f"{subject} {phrases[rng.integers(len(phrases))]}{_join_adverbial(adv)}"
     synonyms = CONTENT_SYNONYMS[content]
-    verb, _, rest = synonyms[rng.integers(len(synonyms))].partition(" ")
-    rest = f" {rest}" if rest else ""
-    shape = rng.integers(4)
-    if shape == 0:
-        text = f"{subject} {third_person(verb)}{rest}"
-    elif shape == 1:
-        text = f"{subject} is {gerund(verb)}{rest}"
-    elif shape == 2:
-        text = f"{gerund(verb)}{rest}"
-    else:
-        text = f"{verb}{rest}"
+    base, third, ing = verb_forms(synonyms[rng.integers(len(synonyms))])
+    text = (f"{subject} {third}", f"{subject} is {ing}", ing, base)[rng.integers(4)]
     return text + _join_adverbial(adv)
 
 
