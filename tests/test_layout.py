@@ -91,7 +91,8 @@ OWNERS = {
     "Encoded": "lm/model.py", "seconds_text": "lm/tasks.py", "frames_text": "lm/tasks.py",
     "inbetween_text": "lm/tasks.py", "masked_motion_text": "lm/tasks.py",
 }  # fmt: skip
-GONE = {"_POOL", "PRETRAIN_MIXTURE", "_FALLBACK_PROMPTS", "_item_name", "_templated_share"}  # copies removed
+GONE = {"_POOL", "PRETRAIN_MIXTURE", "INSTRUCT_MIXTURE", "_FALLBACK_PROMPTS", "_item_name",
+        "_templated_share"}  # copies removed (mixtures live only in configs/lm/*.yaml)
 
 
 @pytest.mark.parametrize("path", ALL_SOURCES, ids=_module)

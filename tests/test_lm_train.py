@@ -114,9 +114,29 @@ def test_config_validation_and_yaml_presets():
     assert LMTrainConfig().with_overrides(["mixture.t2m=0.5", "batch_size=2"]).mixture["t2m"] == 0.5
 
 
-def test_the_default_mixture_is_the_instruct_presets():
+def test_the_default_mixture_is_read_from_the_instruct_preset(tmp_path, monkeypatch):
+    """Mixtures live only in YAML: the default is read from the packaged preset, which is the
+    repository's configs/lm file (a link), not from a copy in the code."""
+    from motiongpt.lm import train
+
+    for stage in ("pretrain", "instruct"):
+        packaged = train.stage_config(stage)
+        repo = ROOT / "configs" / "lm" / f"{stage}.yaml"
+        assert packaged.is_file() and packaged.resolve() == repo.resolve()
     instruct = LMTrainConfig.from_yaml(ROOT / "configs" / "lm" / "instruct.yaml")
     assert LMTrainConfig().mixture == instruct.mixture
+    other = tmp_path / "instruct.yaml"
+    other.write_text("mixture: {t2m: 0.5, m2t: 0.5}\n", encoding="utf-8")
+    monkeypatch.setattr(train, "stage_config", lambda stage: other)
+    assert LMTrainConfig().mixture == {"t2m": 0.5, "m2t": 0.5}  # follows the file
+    other.write_text("stage: instruct\n", encoding="utf-8")
+    monkeypatch.setattr(train, "stage_config", lambda stage: tmp_path / "instruct.yaml")
+    train._preset_mixture.cache_clear()
+    with pytest.raises(ConfigError, match="default mixture"):
+        LMTrainConfig()
+    train._preset_mixture.cache_clear()
+    source = Path(train.__file__).read_text(encoding="utf-8")
+    assert '"edit_slower"' not in source and "INSTRUCT_MIXTURE" not in source  # no copy left in the code
 
 
 def test_corpus_bleu():
@@ -155,7 +175,7 @@ def test_token_clips_match_the_humanml3d_items(tmp_path):
     from motiongpt.data.humanml3d import read_token_clips
     from motiongpt.tokenizer.config import VQConfig
     from motiongpt.tokenizer.model import MotionTokenizer
-    from motiongpt.tokenizer.tokenize import load_tokens, tokenize_corpus
+    from motiongpt.tokenizer.tokenize import load_tokens, read_frames_per_token, tokenize_corpus
 
     corpus = write_tiny_corpus(tmp_path / "c", n_clips=12)
     first = (corpus / "train.txt").read_text().split()[0]
@@ -165,7 +185,13 @@ def test_token_clips_match_the_humanml3d_items(tmp_path):
         tmp_path / "vq"
     )
     tokenize_corpus(vq, corpus, tmp_path / "tok", splits=("train",))
-    clips = read_token_clips(corpus, "train", load_tokens(tmp_path / "tok" / "train.npz"), 40, 196)
+    path = tmp_path / "tok" / "train.npz"
+    with pytest.raises(TypeError, match="frames_per_token"):  # no default: it is the tokenizer's
+        read_token_clips(corpus, "train", load_tokens(path), 40, 196)
+    with pytest.raises(ValueError, match="frames_per_token"):
+        read_token_clips(corpus, "train", load_tokens(path), 40, 196, frames_per_token=0)
+    clips = read_token_clips(corpus, "train", load_tokens(path), 40, 196,
+                             frames_per_token=read_frames_per_token(path))  # fmt: skip
     items = HumanML3D(corpus, "train", 40, 196)
     assert {c.name: c.captions for c in clips} == {m.name: tuple(x.text for x in m.captions) for m in items}
     assert f"{first}#0.5#2.5" in {c.name for c in clips}

@@ -286,7 +286,8 @@ def read_token_clips(
     tokens: Mapping[str, np.ndarray],
     min_frames: int = 40,
     max_frames: int = 196,
-    frames_per_token: int = 4,
+    *,
+    frames_per_token: int,
 ) -> list[TokenClip]:
     """The items of a corpus split as the LM sees them (captions, tokens, labels), without feature files.
 
@@ -294,10 +295,15 @@ def read_token_clips(
     see :func:`item_name`) to codebook indices, as ``motiongpt tokenize`` writes them. An item is kept
     when its clip is listed in ``{split}.txt``, it has captions for that span, and its length ``T`` can
     lie in ``[min_frames, max_frames]`` (``T`` is known to within a token of ``frames_per_token`` frames,
-    the motion tokenizer's downsampling: ``f N <= T < f N + f``). Labels come from ``corpus.json``
-    (:func:`motiongpt.data.manifest.read_manifest`). Only ``texts/`` and the split lists are read.
+    the motion tokenizer's downsampling: ``f N <= T < f N + f``; it has no default, as a wrong one gives
+    wrong lengths silently: pass the token file's, ``motiongpt.tokenizer.tokenize.read_frames_per_token``).
+    Labels come from ``corpus.json`` (:func:`motiongpt.data.manifest.read_manifest`). Only ``texts/`` and
+    the split lists are read.
     """
     from motiongpt.data.manifest import read_manifest
+
+    if isinstance(frames_per_token, bool) or not isinstance(frames_per_token, int) or frames_per_token < 1:
+        raise ValueError(f"frames_per_token must be an int >= 1, got {frames_per_token!r}")
 
     root = Path(corpus)
     members = set(read_split(root, split))

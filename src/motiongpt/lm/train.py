@@ -17,11 +17,13 @@ and ``motiongpt/`` (the ``MotionGPT`` bundle, when a motion tokenizer is known).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,27 +50,39 @@ log = logging.getLogger(__name__)
 Stage = Literal["pretrain", "instruct"]
 Objective = Literal["auto", "next_token", "span_corruption"]
 
-#: The default mixture of ``LMTrainConfig``, that of ``configs/lm/instruct.yaml`` (a test keeps them equal).
-INSTRUCT_MIXTURE = {
-    "t2m": 0.20, "t2m_frames": 0.05, "t2m_seconds": 0.08, "t2m_random": 0.02,
-    "m2t": 0.15, "m2t_seconds": 0.03, "m2t_frames": 0.02, "m2t_words": 0.04,
-    "t2t_rephrase": 0.04, "t2t_steps": 0.03, "t2t_count": 0.02,
-    "pred": 0.08, "inbetween": 0.08, "edit_style": 0.10, "edit_faster": 0.03, "edit_slower": 0.03,
-}  # fmt: skip
+def stage_config(stage: Stage) -> Path:
+    """The preset of ``stage`` as installed with the package: ``configs/lm/{stage}.yaml`` of the repository
+    (``motiongpt/configs/lm/`` links to it, so a checkout and a wheel read the same file)."""
+    check_choice("stage", stage, Stage)
+    return Path(str(files("motiongpt") / "configs" / "lm" / f"{stage}.yaml"))
+
+
+@functools.cache
+def _preset_mixture(path: Path) -> tuple[tuple[str, float], ...]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not isinstance(data, dict) or not isinstance(data.get("mixture"), dict):
+        raise ConfigError(f"{path}: the packaged preset with the default mixture is missing or has none")
+    return tuple(data["mixture"].items())
+
+
+def _default_mixture() -> dict[str, float]:
+    """``LMTrainConfig``'s default ``mixture``: that of the instruct preset (mixtures live only in YAML)."""
+    return dict(_preset_mixture(stage_config("instruct")))
 
 
 @dataclass(frozen=True)
 class LMTrainConfig(YamlConfig):
     """A language-model training run (stage 2 or 3).
 
-    ``mixture`` maps task names (see ``motiongpt.lm.tasks``) to sampling ratios; tasks the data cannot
-    build are left out with a warning. ``canonical_templates`` uses each task's first prompt and answer
+    ``mixture`` maps task names (see ``motiongpt.data.tasks``) to sampling ratios; tasks the data cannot
+    build are left out with a warning. Its default is the mixture of ``configs/lm/instruct.yaml``
+    (:func:`stage_config`). ``canonical_templates`` uses each task's first prompt and answer
     (stage 2). ``templates`` is a folder of instruction YAML files ("" = the packaged set).
     """
 
     stage: Stage = "instruct"
     model: LMConfig = field(default_factory=LMConfig)
-    mixture: dict[str, float] = field(default_factory=lambda: dict(INSTRUCT_MIXTURE))
+    mixture: dict[str, float] = field(default_factory=_default_mixture)
     canonical_templates: bool = False
     templates: str = ""
     motion_objective: Objective = "auto"  # auto: span corruption for T5 with sentinels, else next-token
@@ -446,4 +460,4 @@ def _export_bundle(model: MotionLanguageModel, tok_dir: Path | None, target: Pat
     return target
 
 
-__all__ = ["INSTRUCT_MIXTURE", "LMTrainConfig", "LMTrainResult", "train_lm"]
+__all__ = ["LMTrainConfig", "LMTrainResult", "stage_config", "train_lm"]
