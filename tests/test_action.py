@@ -89,6 +89,7 @@ def test_prompt_action_accuracy_counts_hits(tmp_path):
     prompts = {"bow": ["a bow please", "bow deeply"], "kick": ["kick it", "a bow-less kick"]}
     out = prompt_action_accuracy(generate, prompts, classifier, samples=2, frames=40)
     assert out["per_action"] == {"bow": 1.0, "kick": 0.5} and out["action_accuracy"] == 0.75
+    assert out["confused_with"] == {"kick": "bow"}  # "a bow-less kick" gets the bow motion
     with pytest.raises(MetricInputError, match="not classes"):
         prompt_action_accuracy(generate, {"dance": ["x"]}, classifier)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,7 +256,8 @@ def prompt_action_accuracy(
     """Generate ``samples`` motions of ``frames`` frames per prompt and classify them.
 
     ``generate_fn(texts, lengths) -> [(T, F) features]`` is the t2m callable of the evaluation. Returns
-    the overall accuracy, the accuracy per action, and the share of each prompt's samples that hit.
+    the overall accuracy, the accuracy per action, the class most often predicted instead of each action
+    (``confused_with``, for actions with a miss), and the share of each prompt's samples that hit.
     """
     unknown = sorted(set(prompts) - set(classifier.cfg.classes))
     if unknown:
@@ -265,9 +267,13 @@ def prompt_action_accuracy(
     texts = [p for ps in prompts.values() for p in ps]
     labels = [a for a, ps in prompts.items() for _ in ps]
     hits = np.zeros(len(texts))
+    predicted: dict[str, Counter[str]] = {a: Counter() for a in prompts}
     for _ in range(samples):
         motions = generate_fn(texts, [frames] * len(texts))
-        hits += np.array([p == a for p, a in zip(classifier.predict(motions), labels, strict=True)])
+        guesses = classifier.predict(motions)
+        hits += np.array([p == a for p, a in zip(guesses, labels, strict=True)])
+        for p, a in zip(guesses, labels, strict=True):
+            predicted[a][p] += 1
     hits /= samples
     per_action = {
         a: float(np.mean([h for h, b in zip(hits, labels, strict=True) if b == a])) for a in prompts
@@ -276,6 +282,8 @@ def prompt_action_accuracy(
         "action_accuracy": float(hits.mean()),
         "chance": 1.0 / len(classifier.cfg.classes),
         "per_action": per_action,
+        "confused_with": {a: wrong.most_common(1)[0][0] for a, c in predicted.items()
+                          if (wrong := Counter({p: n for p, n in c.items() if p != a}))},
         "per_prompt": dict(zip(texts, hits.tolist(), strict=True)),
         "prompts": len(texts),
         "samples": samples,
