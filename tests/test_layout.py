@@ -104,6 +104,12 @@ def test_each_piece_of_knowledge_is_defined_by_its_owner_only(path: Path) -> Non
     nodes = list(ast.walk(ast.parse(path.read_text(encoding="utf-8"))))
     if _module(path) != "data/manifest.py":  # every reader of corpus.json goes through data/manifest.py
         assert not [n for n in nodes if isinstance(n, ast.Constant) and n.value == "corpus.json"], path
+    if _module(path) != "data/humanml3d.py":  # item names "clip#start#end": item_name / clip_of only
+        for node in nodes:
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in {"split", "rsplit", "partition", "rpartition"} and node.args
+                    and isinstance(node.args[0], ast.Constant) and node.args[0].value == "#"):  # fmt: skip
+                raise AssertionError(f"{_module(path)}:{node.lineno} splits an item name: use clip_of")
     if _module(path) != "data/tasks.py":  # the registry: REQUIRED_TASKS & co. are derived, not listed
         for node in nodes:
             if isinstance(node, ast.Assign) and any(
@@ -165,6 +171,19 @@ def _is_normalisation(node: ast.AST) -> bool:
     )  # fmt: skip
 
 
+def _is_denormalisation(node: ast.AST) -> bool:
+    """``x * <...>std + <...>mean``: the inverse formula."""
+
+    def named(n: ast.AST, name: str) -> bool:
+        return (isinstance(n, ast.Name) and n.id == name) or (isinstance(n, ast.Attribute) and n.attr == name)
+
+    return (
+        isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and named(node.right, "mean")
+        and isinstance(node.left, ast.BinOp) and isinstance(node.left.op, ast.Mult)
+        and named(node.left.right, "std")
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_motion_facts_constants_and_normalisation_have_one_owner(path: Path) -> None:
     rel = path.relative_to(PACKAGE).as_posix()
@@ -177,6 +196,8 @@ def test_motion_facts_constants_and_normalisation_have_one_owner(path: Path) -> 
             assert rel == owner, f"{rel} defines class {node.name}, which belongs to {owner}"
         if _is_normalisation(node):
             assert rel == "motion/normalizer.py", f"{rel}:{node.lineno} writes (x - mean) / std by hand"
+        if _is_denormalisation(node):
+            assert rel == "motion/normalizer.py", f"{rel}:{node.lineno} writes x * std + mean by hand"
 
 
 def test_owned_names_are_where_the_rules_say() -> None:
@@ -191,3 +212,4 @@ def test_owned_names_are_where_the_rules_say() -> None:
     assert EvalResult.__module__ == "motiongpt.eval.result"
     assert not any(_is_normalisation(n) for n in ast.walk(ast.parse("y = x * std + mean")))
     assert any(_is_normalisation(n) for n in ast.walk(ast.parse("y = (x - self.mean) / self.std")))
+    assert any(_is_denormalisation(n) for n in ast.walk(ast.parse("y = x * self.std + self.mean")))

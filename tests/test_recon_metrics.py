@@ -94,3 +94,21 @@ def test_accel_error_global_joints_is_motiongpts_definition() -> None:
     pred[:, :, 0] = (t**2)[:, None]  # both joints (root included) accelerate: x'' = 2 per frame^2
     assert accel_error(pred, gt) == pytest.approx(0.0)
     assert accel_error(pred, gt, root=None) == pytest.approx(2.0)
+
+
+def test_evaluate_recon_names_both_acceleration_definitions(tmp_path) -> None:
+    """The result names which acceleration error is MotionGPT's (global joints) and which is root-aligned,
+    and the two differ on a tokenizer that does not reconstruct the root's path exactly."""
+    from conftest import write_tiny_corpus
+    from motiongpt.eval.recon import ACCEL_NOTE, evaluate_recon
+    from motiongpt.tokenizer.config import VQConfig
+    from motiongpt.tokenizer.model import MotionTokenizer
+
+    corpus = write_tiny_corpus(tmp_path / "c", n_clips=6)
+    tok = MotionTokenizer(VQConfig(width=16, code_dim=16, codebook_size=16, depth=1))
+    tok.save_pretrained(tmp_path / "vq")
+    out = evaluate_recon(tmp_path / "vq", corpus, split="train", batch_size=4)
+    assert out["notes"] == [ACCEL_NOTE]
+    assert "root-aligned" in ACCEL_NOTE and "global" in ACCEL_NOTE and "accel_error_global_mm" in ACCEL_NOTE
+    assert np.isfinite(out["accel_error_mm"]) and np.isfinite(out["accel_error_global_mm"])
+    assert out["accel_error_mm"] != out["accel_error_global_mm"]

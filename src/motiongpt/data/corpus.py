@@ -163,12 +163,9 @@ def _motion_fns() -> tuple[Callable, Callable, Callable]:
 
 
 def _worker_init() -> None:
-    try:
-        import torch
+    import torch  # a core dependency
 
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        pass
+    torch.set_num_threads(1)
 
 
 def _process_clip(task: tuple[str, str, str]) -> _ClipResult:

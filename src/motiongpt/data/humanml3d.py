@@ -34,7 +34,7 @@ import numpy as np
 
 from motiongpt.errors import CorpusError
 from motiongpt.motion.normalizer import Normalizer
-from motiongpt.motion.skeleton import FEATURE_DIM, FPS
+from motiongpt.motion.skeleton import FEATURE_DIM, FPS, MAX_FRAMES
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,11 @@ class HumanML3D(Sequence[MotionClip]):
     """
 
     def __init__(
-        self, root: str | os.PathLike, split: str = "train", min_frames: int = 40, max_frames: int = 196
+        self,
+        root: str | os.PathLike,
+        split: str = "train",
+        min_frames: int = 40,
+        max_frames: int = MAX_FRAMES,
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
@@ -285,7 +289,7 @@ def read_token_clips(
     split: str,
     tokens: Mapping[str, np.ndarray],
     min_frames: int = 40,
-    max_frames: int = 196,
+    max_frames: int = MAX_FRAMES,
     *,
     frames_per_token: int,
 ) -> list[TokenClip]:

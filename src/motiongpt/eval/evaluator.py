@@ -32,6 +32,7 @@ from motiongpt.config import YamlConfig, check_choice, check_numbers
 from motiongpt.errors import CheckpointError, ConfigError
 from motiongpt.eval.word_vectors import N_POS, WordVectors
 from motiongpt.motion.normalizer import NormalizerBuffers
+from motiongpt.motion.skeleton import MAX_FRAMES
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class EvaluatorConfig(YamlConfig):
     dim_coemb: int = 512
     unit_length: int = 4
     max_text_len: int = 20
-    max_motion_len: int = 196
+    max_motion_len: int = MAX_FRAMES
     train: EvaluatorTrainConfig = field(default_factory=EvaluatorTrainConfig)
 
     def __post_init__(self) -> None:

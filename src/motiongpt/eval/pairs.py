@@ -13,6 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
+from motiongpt.motion.skeleton import MAX_FRAMES
+
 __all__ = ["Pairs", "crop_motion", "distinct_text_order", "sample_pairs"]
 
 
@@ -46,7 +48,11 @@ class Pairs:
 
 
 def crop_motion(
-    features: np.ndarray, rng: np.random.Generator, max_len: int = 196, unit: int = 4, coin: bool = True
+    features: np.ndarray,
+    rng: np.random.Generator,
+    max_len: int = MAX_FRAMES,
+    unit: int = 4,
+    coin: bool = True,
 ) -> np.ndarray:
     """A random window of ``min(T, max_len) // unit * unit`` frames (one unit less with p=1/3 if ``coin``)."""
     n = min(features.shape[0], max_len) // unit * unit
@@ -59,7 +65,7 @@ def crop_motion(
 def sample_pairs(
     dataset: Sequence[_Clip],
     rng: np.random.Generator,
-    max_len: int = 196,
+    max_len: int = MAX_FRAMES,
     unit: int = 4,
     coin: bool = True,
     shuffle: bool = True,

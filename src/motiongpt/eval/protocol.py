@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from motiongpt.data.humanml3d import clip_of
 from motiongpt.data.manifest import read_manifest
 from motiongpt.errors import CorpusError, MetricInputError
 from motiongpt.eval import metrics
@@ -308,8 +309,7 @@ def evaluate_t2m(
             )
             rows[MODEL] = evaluator.embed_motions(out)
         if action_classifier is not None and actions:
-            named = [(k, actions[n.split("#", 1)[0]]) for k, n in enumerate(ref.names)
-                     if n.split("#", 1)[0] in actions]  # fmt: skip
+            named = [(k, actions[clip_of(n)]) for k, n in enumerate(ref.names) if clip_of(n) in actions]
             for row, motions in ((REAL, real), (MODEL, out if generate_fn is not None else None)):
                 if motions is not None and named:
                     acc = action_classifier.accuracy([motions[k] for k, _ in named], [a for _, a in named])
@@ -444,10 +444,11 @@ def _completion_rows(
         k = max(1, int(n * given))
         return (k, n) if task == "pred" else (k, n - k)
 
+    unit = evaluator.cfg.unit_length  # the shortest motion the evaluator embeds
     train_bank = None
     tp = _train_pairs(train, settings.seed)
     if tp is not None:
-        keys = [m[: max(4, spans(len(m))[0])] for m in tp.motions]
+        keys = [m[: max(unit, spans(len(m))[0])] for m in tp.motions]
         train_bank = (tp.motions, evaluator.embed_motions(keys))
     for _, rng, ref in _draws(task, dataset, settings):
         lengths = ref.lengths
@@ -472,7 +473,7 @@ def _completion_rows(
         outputs[SHUFFLED] = splice([ref.motions[i] for i in perm])
         if train_bank is not None:
             keys = evaluator.embed_motions(
-                [p if len(p) >= 4 else m[:4] for p, m in zip(prefix, ref.motions, strict=True)]
+                [p if len(p) >= unit else m[:unit] for p, m in zip(prefix, ref.motions, strict=True)]
             )
             outputs[NEAREST] = splice([train_bank[0][i] for i in _nearest(keys, train_bank[1])])
         if fn is not None:

@@ -23,6 +23,14 @@ from typing import Any
 
 import numpy as np
 
+from motiongpt.motion.skeleton import MAX_FRAMES
+
+#: How ``evaluate_recon``'s two acceleration errors are defined (in its ``notes``, as the protocol's tables).
+ACCEL_NOTE = (
+    "accel_error_mm is on root-aligned joints; MotionGPT's reconstruction metric uses global joints: "
+    "accel_error_global_mm"
+)
+
 
 def _check_pair(pred: np.ndarray, gt: np.ndarray, min_frames: int = 1) -> tuple[np.ndarray, np.ndarray]:
     pred, gt = np.asarray(pred, dtype=np.float64), np.asarray(gt, dtype=np.float64)
@@ -92,7 +100,7 @@ def evaluate_recon(
     batch_size: int = 256,
     device: str = "cpu",
     min_frames: int = 40,
-    max_frames: int = 196,
+    max_frames: int = MAX_FRAMES,
 ) -> dict[str, Any]:
     """Encode→decode every clip of ``split`` (HumanML3D length filter ``min_frames..max_frames``) and
     compare joints recovered from the denormalised features.
@@ -100,7 +108,7 @@ def evaluate_recon(
     Returns a JSON-able dict: ``mpjpe_mm``, ``pa_mpjpe_mm``, ``accel_error_mm`` (mm/frame², root-aligned
     joints), ``accel_error_global_mm`` (global joints, MotionGPT's definition),
     ``codebook_usage`` (percent of the K codes used on the split), ``perplexity`` (of the split's code
-    histogram), counts.
+    histogram), counts and ``notes`` (:data:`ACCEL_NOTE`: the two acceleration errors' definitions).
     """
     import torch
 
@@ -152,6 +160,7 @@ def evaluate_recon(
         "accel_error_global_mm": 1000.0 * sums["accel_global"] / max(1, n_accel),
         "codebook_usage": 100.0 * float((counts > 0).float().mean()),
         "perplexity": float(perplexity(indices, len(counts))),
+        "notes": [ACCEL_NOTE],
     }
 
 

@@ -44,6 +44,7 @@ from motiongpt.lm.collate import LMCollator
 from motiongpt.lm.config import LMConfig
 from motiongpt.lm.model import MotionLanguageModel
 from motiongpt.lm.tasks import TaskBuilder, TaskSampler, TokenClip, read_text_source
+from motiongpt.motion.skeleton import MAX_FRAMES
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class LMTrainConfig(YamlConfig):
     length_group: int = 1  # > 1: sort the examples of that many steps by length (less padding)
     mirror: bool = False  # add the left/right mirrored train clips (motiongpt tokenize --mirror)
     min_frames: int = 40  # corpus length filter, as in HumanML3D
-    max_frames: int = 196
+    max_frames: int = MAX_FRAMES
     val_every: int = 250  # optimiser steps between validations (and checkpoints)
     val_examples: int = 256  # teacher-forced validation examples (loss, motion token accuracy)
     val_captions: int = 64  # val clips captioned greedily for BLEU-4 (0 = off)
