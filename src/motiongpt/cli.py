@@ -401,7 +401,7 @@ def train_lm_cmd(
     data: CorpusDir,
     tokens: Annotated[Path, typer.Option(help="Folder of {split}.npz motion tokens (motiongpt tokenize).")],
     stage: Annotated[str, typer.Option(help="pretrain (stage 2) or instruct (stage 3).")] = "instruct",
-    config: Annotated[Path | None, typer.Option(help="LMTrainConfig YAML (configs/lm/STAGE.yaml).")] = (None),
+    config: Annotated[Path | None, typer.Option(help="LMTrainConfig YAML (default: --stage's preset).")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/lm-STAGE).")] = None,
     init: Annotated[Path | None, typer.Option(help="Start from this LM folder or MotionGPT bundle.")] = None,
     tokenizer: Annotated[Path | None, typer.Option(help="Motion tokenizer for the exported bundle.")] = None,
@@ -419,10 +419,10 @@ def train_lm_cmd(
     import dataclasses
 
     from motiongpt.config import check_choice
-    from motiongpt.lm.train import LMTrainConfig, train_lm
+    from motiongpt.lm.train import LMTrainConfig, stage_config, train_lm
 
     check_choice("--stage", stage, ("pretrain", "instruct"))
-    cfg = LMTrainConfig.from_yaml(config or Path("configs/lm") / f"{stage}.yaml").with_overrides(overrides)
+    cfg = LMTrainConfig.from_yaml(config or stage_config(stage)).with_overrides(overrides)
     cfg, n_devices = _train_options(dataclasses.replace(cfg, stage=stage), max_steps, devices)
     result = train_lm(
         cfg, data, tokens, out or Path(f"runs/lm-{stage}"), init=init, tokenizer=tokenizer,
