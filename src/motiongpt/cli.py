@@ -401,7 +401,7 @@ def train_lm_cmd(
     data: CorpusDir,
     tokens: Annotated[Path, typer.Option(help="Folder of {split}.npz motion tokens (motiongpt tokenize).")],
     stage: Annotated[str, typer.Option(help="pretrain (stage 2) or instruct (stage 3).")] = "instruct",
-    config: Annotated[Path | None, typer.Option(help="LMTrainConfig YAML (default: --stage's preset).")] = None,
+    config: Annotated[Path | None, typer.Option(help="LMTrainConfig YAML (default: the stage's).")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/lm-STAGE).")] = None,
     init: Annotated[Path | None, typer.Option(help="Start from this LM folder or MotionGPT bundle.")] = None,
     tokenizer: Annotated[Path | None, typer.Option(help="Motion tokenizer for the exported bundle.")] = None,
