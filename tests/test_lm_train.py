@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -171,8 +172,7 @@ def test_cli_train_lm(tiny_setup, tmp_path):
 def test_token_clips_match_the_humanml3d_items(tmp_path):
     """The LM reads texts + tokens only; it sees the same items and captions as HumanML3D (spans too)."""
     from conftest import write_tiny_corpus
-    from motiongpt.data.humanml3d import HumanML3D
-    from motiongpt.data.humanml3d import read_token_clips
+    from motiongpt.data.humanml3d import HumanML3D, read_token_clips
     from motiongpt.tokenizer.config import VQConfig
     from motiongpt.tokenizer.model import MotionTokenizer
     from motiongpt.tokenizer.tokenize import load_tokens, read_frames_per_token, tokenize_corpus
@@ -199,3 +199,71 @@ def test_token_clips_match_the_humanml3d_items(tmp_path):
         len(c.tokens) == len(m) // 4
         for c, m in zip(sorted(clips, key=lambda c: c.name), sorted(items, key=lambda m: m.name), strict=True)
     )
+
+
+def test_recipe_runs_its_parts_in_order_and_continues_where_it_stopped(tiny_setup, tmp_path):
+    """Part 2 starts from part 1's bundle; the last bundle gets the recipe's guidance; a second run skips
+    finished parts and resumes an unfinished one (no "already holds a run")."""
+    import json
+
+    from motiongpt.lm.pipeline import PipelineConfig
+    from motiongpt.lm.recipe import PROGRESS_NAME, Recipe, train_recipe
+
+    _cfg(tiny_setup["causal"], max_steps=2, val_every=2, val_captions=0).to_yaml(tmp_path / "a.yaml")
+    _cfg(tiny_setup["causal"], max_steps=1, val_every=1, val_captions=0, seed=1).to_yaml(tmp_path / "b.yaml")
+    (tmp_path / "recipe.yaml").write_text("parts: [a.yaml, b.yaml]  # in order\nguidance: 2.0\n")
+    recipe, out = Recipe.from_yaml(tmp_path / "recipe.yaml"), tmp_path / "run"
+    assert recipe.folders() == ["1-a", "2-b"]
+
+    def run():
+        return train_recipe(recipe, tiny_setup["corpus"], tiny_setup["tokens"], out, accelerator="cpu",
+                            devices=1, progress_bar=False)  # fmt: skip
+
+    bundle = run()
+    assert bundle == out / "2-b" / "motiongpt"
+    assert PipelineConfig.from_yaml(bundle / "config.yaml").guidance == 2.0
+    assert PipelineConfig.from_yaml(out / "1-a" / "motiongpt" / "config.yaml").guidance == 1.0
+    assert yaml.safe_load((out / "2-b" / "run.yaml").read_text())["init"] == str(out / "1-a" / "motiongpt")
+    assert json.loads((out / PROGRESS_NAME).read_text()) == {"finished": {"1-a": 2, "2-b": 1}}
+
+    first = (out / "1-a" / "lm" / "config.yaml").stat().st_mtime_ns
+    (out / PROGRESS_NAME).write_text(json.dumps({"finished": {"1-a": 2}}))  # as if stopped inside part 2
+    assert run() == bundle
+    assert (out / "1-a" / "lm" / "config.yaml").stat().st_mtime_ns == first  # part 1 not trained again
+    assert json.loads((out / PROGRESS_NAME).read_text())["finished"] == {"1-a": 2, "2-b": 1}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("parts: []\n", "expected 'parts:'"),
+    ("parts: [missing.yaml]\n", "part configs not found"),
+    ("parts: [a.yaml]\nguidence: 2\n", "unknown keys ['guidence']"),
+    ("parts: [a.yaml\n", "invalid YAML"),
+])  # fmt: skip
+def test_bad_recipes_are_named(tmp_path, text, message):
+    from motiongpt.lm.recipe import Recipe
+
+    (tmp_path / "a.yaml").write_text("max_steps: 1\n")
+    (tmp_path / "recipe.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        Recipe.from_yaml(tmp_path / "recipe.yaml")
+
+
+def test_cli_train_recipe_reports_a_bad_recipe_in_one_line(tmp_path):
+    (tmp_path / "recipe.yaml").write_text("parts: [nope.yaml]\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", "from motiongpt.cli import app; app()", "train", "recipe",
+         str(tmp_path / "recipe.yaml"), "--data", str(tmp_path), "--tokens", str(tmp_path), "--out",
+         str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "part configs not found" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_bundled_recipe_names_configs_that_exist():
+    from motiongpt.lm.recipe import Recipe
+
+    recipe = Recipe.from_yaml(ROOT / "configs" / "lm" / "cpu-recipe.yaml")
+    assert [p.name for p in recipe.parts][0] == "cpu.yaml" and recipe.bundle["guidance"] > 1
+    for part in recipe.parts:
+        LMTrainConfig.from_yaml(part)
