@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
@@ -65,8 +64,7 @@ def main() -> None:
     from motiongpt.motion.bvh.reader import BVHClip, parse_bvh
     from motiongpt.motion.bvh.rigs import preset_text
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from test_bvh_export import write_user_mixamo
+    from user_rigs import write_user_mixamo  # beside this script
 
     tmp = Path(tempfile.mkdtemp(prefix="rig-export-"))
     rigs = {p: (p, parse_bvh(preset_text(p)), p, "auto") for p in ("mixamo", "bandai", "cc")}
