@@ -37,7 +37,7 @@ def test_core_install_leaves_training_evaluation_and_web_ui_to_extras() -> None:
         for extra in names:
             assert package in {_name(r) for r in extras[extra]}, f"{package} missing from [{extra}]"
     assert {"torch", "transformers", "safetensors", "typer", "matplotlib"} <= core
-    assert extras["all"] == ["motiongpt[train,eval,webui]"]
+    assert extras["all"] == ["motiongpt[train,eval,webui,smpl]"]
     assert "motiongpt[all]" in extras["test"]  # the test command installs everything
     assert 'target="${1:-.[all]}"' in (ROOT / "scripts/install.sh").read_text()  # the README's install
 
@@ -89,6 +89,8 @@ def _cli_without(module: str, *args: str) -> subprocess.CompletedProcess:
         ("gradio", ["webui", "--port", "1"], "webui"),
         ("lightning", ["train", "tokenizer", "--config", "configs/tokenizer/small.yaml", "--data", "x"],
          "train"),
+        ("smplx", ["fit-smpl", "src/motiongpt/assets/examples/cmu_002_01_walk.bvh", "--smpl-dir",
+                   "pyproject.toml", "--out", "x"], "smpl"),  # any existing file: smplx is asked for first
     ],
 )
 def test_cli_says_which_extra_to_install(module: str, args: list[str], extra: str) -> None:

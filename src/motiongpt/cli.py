@@ -153,6 +153,43 @@ def convert(
     typer.echo(f"wrote {dst} {shape}" + (" (replaced)" if existed else ""))
 
 
+@app.command("fit-smpl")
+@user_errors
+def fit_smpl_cmd(
+    src: Annotated[Path, typer.Argument(help="Motion: .npy joints (T,22,3), metres, Y up, or .bvh.")],
+    smpl_dir: Annotated[
+        Path, typer.Option(help="Folder with SMPL_NEUTRAL.pkl or .npz (from smpl.is.tue.mpg.de)."),
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Output prefix: PREFIX_verts.npy, PREFIX_smpl.npz, PREFIX_obj/, PREFIX.mp4.")
+    ],
+    video: Annotated[
+        bool, typer.Option("--video", help="Also PREFIX.mp4: the fit's skeleton and vertices.")
+    ] = False,
+    obj: Annotated[bool, typer.Option(help="Write PREFIX_obj/: one .obj mesh per frame.")] = True,
+    fit_shape: Annotated[bool, typer.Option("--fit-shape", help="Fit one body shape (betas).")] = False,
+    gender: Annotated[str, typer.Option(help="Which SMPL model: neutral, male or female.")] = "neutral",
+    iterations: Annotated[int, typer.Option(min=0, help="Optimiser steps after the analytic guess.")] = 300,
+) -> None:
+    """Fit the SMPL body mesh to a motion's joints: vertices (.npy, .obj per frame), SMPL parameters."""
+    from motiongpt.motion.io import load_joints
+    from motiongpt.motion.smpl_fit import fit_smpl
+
+    outputs = [out.with_name(out.name + s) for s in ("_verts.npy", "_smpl.npz", "_obj", ".mp4")]
+    if src.resolve() in {p.resolve() for p in outputs}:
+        raise InvalidRequestError(f"--out {out} would overwrite the input {src}; choose another --out")
+    joints = load_joints(src)
+    fit = fit_smpl(joints, smpl_dir, gender=gender, fit_betas=fit_shape, iterations=iterations)
+    writer = None
+    if video:
+        from motiongpt.render import render_video as writer
+    files = fit.save(out, obj=obj, video=writer, title=f"SMPL fit: {src.name}")
+    written = [files.vertices, files.params] + [p for p in (files.obj_dir, files.video) if p is not None]
+    typer.echo(f"fitted SMPL ({fit.vertices.shape[1]} vertices) to {len(joints)} frames: "
+               + ", ".join(map(str, written)))  # fmt: skip
+    typer.echo(f"mean joint error: {fit.error_mm:.1f} mm")
+
+
 # --- data ---------------------------------------------------------------------------------------------
 
 

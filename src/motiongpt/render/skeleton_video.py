@@ -50,6 +50,7 @@ _FLOOR_COLOR = "#e8e8e4"
 _GRID_COLOR = "#c4c4bc"
 _SHADOW_COLOR = "#b5b5ae"
 _TRAJ_COLOR = "#8a4fbf"
+_POINT_COLOR = "#7f93ad"
 
 
 # --- helpers --------------------------------------------------------------------------------------------
@@ -73,6 +74,17 @@ def _check_joints(joints: Any) -> np.ndarray:
             f"joints of shape {tuple(arr.shape)} contain NaN or inf in {len(frames)} frame(s): [{shown}]"
         )
     check_magnitude(arr, "joints")  # 1e30 is not metres: the camera maths would overflow
+    return arr
+
+
+def _check_points(points: Any, n_frames: int) -> np.ndarray:
+    """``points`` as float64 (T, P, 3) with the joints' T frames, all finite, or InvalidMotionError."""
+    arr = np.asarray(points, dtype=np.float64)
+    if arr.ndim != 3 or arr.shape[0] != n_frames or arr.shape[2] != 3 or arr.shape[1] < 1:
+        raise InvalidMotionError(f"points must have shape ({n_frames}, P, 3), got {tuple(arr.shape)}")
+    if not np.isfinite(arr).all():
+        raise InvalidMotionError(f"points of shape {tuple(arr.shape)} contain NaN or inf")
+    check_magnitude(arr, "points")
     return arr
 
 
@@ -149,7 +161,9 @@ def _with_breaks(segments: np.ndarray) -> np.ndarray:
 class _Scene:
     """Everything needed to draw one clip: figure, cached background, artists and pre-projected geometry."""
 
-    def __init__(self, joints: np.ndarray, title: str | None, size: int) -> None:
+    def __init__(
+        self, joints: np.ndarray, title: str | None, size: int, points: np.ndarray | None = None
+    ) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.collections import LineCollection
         from matplotlib.figure import Figure
@@ -158,6 +172,8 @@ class _Scene:
 
         n_frames = len(joints)
         floor_y = joints[:, :, 1].min()
+        if points is not None:  # a mesh's soles are below its ankle and toe joints
+            floor_y = min(floor_y, points[:, :, 1].min())
         root = joints[:, 0, [0, 2]]  # (T, 2) root on the floor, (X, Z)
         center = _smooth(root, _SMOOTH_FRAMES)  # (T, 2) camera target
         # Camera-relative positions, floor at height 0: (T, J, 3).
@@ -186,13 +202,19 @@ class _Scene:
         shadow = rel.copy()
         shadow[:, :, 1] = 0.0
         self.shadow_xy, _ = _project(_to_mpl(shadow), M)
+        self.points_xy = None  # (T, P, 2): a body's surface points (e.g. a fitted mesh's vertices), if given
+        if points is not None:
+            rel_points = points - np.array([0.0, floor_y, 0.0])
+            rel_points[:, :, [0, 2]] -= center[:, None, :]
+            self.points_xy, _ = _project(_to_mpl(rel_points), M)
         fh = _FLOOR_SCALE * half  # the floor reaches past the frame's edges
         self.root, self.center, self.floor_half, self.M = root, center, fh, M
 
         # A plain 2D axes framed on the body over the whole clip, so it is never clipped.
         ax = self.fig.add_axes((0.0, 0.0, 1.0, top))
         ax.set_axis_off()
-        pts = np.concatenate([self.joints_xy.reshape(-1, 2), self.shadow_xy.reshape(-1, 2)])
+        pts = np.concatenate([self.joints_xy.reshape(-1, 2), self.shadow_xy.reshape(-1, 2)]
+                             + ([] if self.points_xy is None else [self.points_xy.reshape(-1, 2)]))
         lo, hi = pts.min(axis=0), pts.max(axis=0)
         mid, span = (lo + hi) / 2, (hi - lo) * (1 + 2 * _MARGIN)
         aspect = top  # axes height / width in pixels
@@ -214,6 +236,8 @@ class _Scene:
         self.grid = add(Line2D([], [], color=_GRID_COLOR, lw=0.8))
         self.traj = add(Line2D([], [], color=_TRAJ_COLOR, lw=1.8, alpha=0.85, solid_capstyle="round"))
         self.shadow = add(Line2D([], [], color=_SHADOW_COLOR, lw=2.6, solid_capstyle="round"))
+        self.points = add(Line2D([], [], ls="none", marker="o", ms=1.6 * size / 320, mew=0,
+                                 color=_POINT_COLOR, alpha=0.55))  # fmt: skip
         self.bones = add(LineCollection([], capstyle="round", joinstyle="round"))
         # A thin progress bar along the bottom edge (text would cost a third of the frame time).
         bar_style = dict(color=_TRAJ_COLOR, lw=2.0 * size / 320, alpha=0.6, solid_capstyle="butt")
@@ -262,14 +286,18 @@ class _Scene:
         self.bones.set_linewidths(self.bone_widths[order])
         y = 1.0 / self.fig.bbox.height  # one pixel up from the bottom edge
         self.progress.set_data([0.0, (t + 1) / self.n_frames], [y, y])
-        for artist in (self.grid, self.traj, self.shadow, self.bones):
+        if self.points_xy is not None:
+            self.points.set_data(self.points_xy[t, :, 0], self.points_xy[t, :, 1])
+        for artist in (self.grid, self.traj, self.shadow, self.points, self.bones):
             self.ax.draw_artist(artist)
         self.fig.draw_artist(self.progress)
         return np.asarray(self.canvas.buffer_rgba())[:, :, :3].copy()
 
 
-def _iter_frames(joints: np.ndarray, title: str | None, size: int) -> Iterator[np.ndarray]:
-    scene = _Scene(joints, title, size)
+def _iter_frames(
+    joints: np.ndarray, title: str | None, size: int, points: np.ndarray | None = None
+) -> Iterator[np.ndarray]:
+    scene = _Scene(joints, title, size, points)
     for t in range(len(joints)):
         yield scene.frame(t)
 
@@ -335,7 +363,12 @@ def render_frames(joints: Any, title: str | None = None, size: int = 320) -> np.
 
 
 def render_video(
-    joints: Any, path: str | os.PathLike, fps: float = FPS, title: str | None = None, size: int = 320
+    joints: Any,
+    path: str | os.PathLike,
+    fps: float = FPS,
+    title: str | None = None,
+    size: int = 320,
+    points: Any = None,
 ) -> Path:
     """Render a motion to an MP4 (H.264) or GIF skeleton video, chosen by the suffix of ``path``.
 
@@ -347,6 +380,8 @@ def render_video(
         fps: Frames per second of the video (the data's own rate is 20).
         title: Text shown at the top (e.g. the prompt), wrapped to at most two lines. None for none.
         size: Width and height in pixels, a multiple of 16 and >= 64.
+        points: Optional surface points drawn as dots behind the skeleton, (T, P, 3) in the joints'
+            metres (e.g. a sample of a fitted SMPL mesh's vertices, ``motiongpt fit-smpl --video``).
 
     Returns:
         The path written.
@@ -361,8 +396,9 @@ def render_video(
         raise ValueError(f"path must end in one of {', '.join(VIDEO_SUFFIXES)}, got {str(path)!r}")
     arr = _check_joints(joints)
     _check_options(fps, size)
+    cloud = None if points is None else _check_points(points, len(arr))
     with atomic_path(path) as tmp:
-        frames = _iter_frames(arr, title, size)
+        frames = _iter_frames(arr, title, size, cloud)
         if suffix == ".mp4":
             _write_mp4(frames, tmp, fps, size)
         else:
