@@ -70,7 +70,9 @@ def _build(kind: str):
     from motiongpt.tokenizer.model import MotionTokenizer
 
     if kind == "bundled":
-        return MotionGPT.from_pretrained(ROOT / "src/motiongpt/assets/model")
+        # through transformers (lean=False): the generic_step variant needs its forward; decoding is the
+        # same LlamaStep as the lean load's (lm/lean.py)
+        return MotionGPT.from_pretrained(ROOT / "src/motiongpt/assets/model", lean=False)
     torch.manual_seed(0)
     vq = MotionTokenizer(TrainConfig.from_yaml(ROOT / "configs/tokenizer/base.yaml").model).eval()
     cfg = LMConfig.from_yaml(ROOT / "configs/lm/model-smollm2.yaml")

@@ -15,7 +15,8 @@ processor and, while every row is inside a motion segment and the model is a pla
 whole vocabulary, and appends the final, forced ``<eom>`` without a forward pass. For a Llama-family
 model prepared for inference (the default backbone) the prompt pass and every step run through
 :mod:`motiongpt.lm.llama_step` instead of the transformers forward, and identical prompt rows (the
-unconditional rows of guidance) are read once (``LEAN_STEP = False`` switches both off).
+unconditional rows of guidance) are read once (``LEAN_STEP = False`` switches both off, except for
+the inference-only model of :mod:`motiongpt.lm.lean`, which has no other forward).
 """
 
 from __future__ import annotations
@@ -279,7 +280,9 @@ def decode(
         processor.start = input_ids.shape[1]
         step_in = seq
     cache, cache_kw = None, _cache_kwarg(backbone)
-    lean = llama_step.for_backbone(backbone) if LEAN_STEP and slice_ok and not is_encoder_decoder else None
+    only_step = getattr(backbone, "llama_step", None) is not None  # lm/lean.py: no other forward
+    use_step = not is_encoder_decoder and (only_step or (LEAN_STEP and slice_ok))
+    lean = llama_step.for_backbone(backbone) if use_step else None
     lean_state, head = None, backbone.get_output_embeddings()
     n_answer_start = processor.start
     for _ in range(max_new_tokens):

@@ -12,6 +12,9 @@ motiongpt, torch and transformers versions: a changed checkpoint gets a new entr
 behind by the same folder (or by a folder that no longer exists) is removed. An entry is written
 atomically; a cache that cannot be written (a read-only home) or read (a damaged entry) is passed over,
 and the model is loaded the long way.
+
+:func:`load_lean_for_inference` reads an entry of a Llama-family model without transformers
+(``lm/lean.py``); ``MotionGPT.from_pretrained`` tries it first.
 """
 
 from __future__ import annotations
@@ -107,4 +110,25 @@ def load_for_inference(lm_dir: str | os.PathLike, half_gemv: bool = True) -> Mot
     return model.optimize_for_inference(half_gemv=half_gemv)
 
 
-__all__ = ["cache_key", "load_for_inference"]
+def load_lean_for_inference(lm_dir: str | os.PathLike) -> MotionLanguageModel | None:
+    """What :func:`load_for_inference` gives, for a Llama-family LM, without importing transformers:
+    read by ``lm/lean.py`` from the cache entry (or, for a full model, the folder itself). None where
+    that path does not apply (no entry yet, another backbone, a chat template, a damaged entry...),
+    with a debug line saying why; the caller then uses :func:`load_for_inference`."""
+    from motiongpt.lm.lean import load_lean
+
+    lm_dir = Path(lm_dir)
+    try:
+        cfg = LMConfig.from_yaml(lm_dir / CONFIG_NAME)
+        folder = lm_dir if cfg.finetune == "full" else cache_root() / "inference" / cache_key(lm_dir, cfg)
+        if cfg.finetune != "full" and not (folder / SOURCE_NAME).is_file():
+            raise ValueError("the inference cache has no entry for it yet (the first load writes one)")
+        model = load_lean(folder, cfg)
+    except Exception as e:  # NotLean, a damaged entry or folder: the transformers path says what is wrong
+        log.debug("lean inference path not taken for %s (%s); loading with transformers", lm_dir, e)
+        return None
+    log.debug("lean inference path: %s read from %s without transformers", lm_dir, folder)
+    return model
+
+
+__all__ = ["cache_key", "load_for_inference", "load_lean_for_inference"]

@@ -9,18 +9,26 @@ computes the same blocks (RMSNorm, rotary attention with grouped key/value heads
   faster than a float16 ``F.linear`` for one or two rows, and faster than float32 at 32 rows);
 - a key/value cache preallocated for the whole answer (written in place; no concatenation per step),
   rotary tables computed once per call, and identical prompts run once and shared;
-- none of the per-step mask building, cache objects and output dataclasses of the generic forward.
+- one block function (:meth:`LlamaStep._block`) for the prompt pass and the steps, and none of the
+  per-step mask building, cache objects and output dataclasses of the generic forward.
 
 It returns the final hidden state; the caller applies the output layer (all rows or the motion rows).
 Logits agree with the transformers forward within float16 rounding of the weights (a test checks it).
-Used only for a model prepared by ``MotionLanguageModel.optimize_for_inference`` (its block linears
-are ``_HalfGemvLinear``: inference only), a ``LlamaForCausalLM`` whose blocks this code knows, and a
-torch with the FBGEMM fp16 ops (x86); anything else keeps the generic path.
+
+A step is built from plain tensors (:class:`LlamaShape`, the embeddings, the final norm and each
+block's weights in transformers' names) and a rotary function, so it serves two kinds of model:
+
+- a transformers ``LlamaForCausalLM`` prepared by ``MotionLanguageModel.optimize_for_inference`` (its
+  block linears are ``_HalfGemvLinear``: inference only), on a torch with the FBGEMM fp16 ops (x86):
+  :func:`for_backbone`; anything else keeps the generic path;
+- the inference-only model of ``lm/lean.py``, read from safetensors without transformers, whose
+  decoding only ever runs here (``backbone.llama_step``).
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +37,7 @@ import torch.nn.functional as F
 
 _PROJ = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 _STEPS: weakref.WeakKeyDictionary[Any, tuple[tuple[int, ...], LlamaStep]] = weakref.WeakKeyDictionary()
+Rotary = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # positions (1, P) -> (1, P, hd) x2
 
 
 def _fp16_ops() -> bool:
@@ -53,9 +62,39 @@ def _rms(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """``x (B, H, hd)``, ``cos / sin (B, 1, hd)`` -> x rotated as transformers' ``apply_rotary_pos_emb``."""
+    """``x (B, H, T, hd)``, ``cos / sin (B, 1, T, hd)`` -> x rotated as transformers' rotary embedding."""
     half = x.shape[-1] // 2
     return x * cos + torch.cat((-x[..., half:], x[..., :half]), -1) * sin
+
+
+def default_rotary(theta: float, head_dim: int) -> Rotary:
+    """Llama's original rotary embedding (``rope_type: default``), computed as transformers does."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float) / head_dim))  # (hd / 2,)
+
+    def rotary(positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        freqs = positions[..., None].float() * inv_freq.to(positions.device)  # (1, P, hd / 2)
+        emb = torch.cat((freqs, freqs), -1)
+        return emb.cos(), emb.sin()
+
+    return rotary
+
+
+@dataclass(frozen=True)
+class LlamaShape:
+    """What the step needs of a Llama config."""
+
+    n_layers: int
+    n_heads: int
+    n_kv: int  # key/value heads
+    head_dim: int
+    eps: float  # of every RMSNorm
+
+
+# --- transformers backbones ---------------------------------------------------------------------------
+def _linears(layer: Any) -> list[Any]:
+    """A block's seven projections, in :data:`_PROJ` order (None where one is missing)."""
+    attn, mlp = layer.self_attn, layer.mlp
+    return [getattr(attn, p, None) for p in _PROJ[:4]] + [getattr(mlp, p, None) for p in _PROJ[4:]]
 
 
 def _weights(backbone: Any) -> list[torch.Tensor]:
@@ -67,14 +106,8 @@ def _weights(backbone: Any) -> list[torch.Tensor]:
     return out
 
 
-def _linears(layer: Any) -> list[Any]:
-    """A block's seven projections, in :data:`_PROJ` order (None where one is missing)."""
-    attn, mlp = layer.self_attn, layer.mlp
-    return [getattr(attn, p, None) for p in _PROJ[:4]] + [getattr(mlp, p, None) for p in _PROJ[4:]]
-
-
 def supported(backbone: Any) -> bool:
-    """Whether :class:`LlamaStep` can run this backbone (see the module docstring)."""
+    """Whether :class:`LlamaStep` can run this transformers backbone (see the module docstring)."""
     from motiongpt.lm.model import _HalfGemvLinear
 
     if type(backbone).__name__ != "LlamaForCausalLM" or backbone.training or not _fp16_ops():
@@ -88,24 +121,51 @@ def supported(backbone: Any) -> bool:
         return False
     if getattr(inner.rotary_emb, "rope_type", "default") in ("dynamic", "longrope"):
         return False
+    eps = {inner.norm.variance_epsilon}
     for layer in inner.layers[: cfg.num_hidden_layers]:
         if not all(type(m) is _HalfGemvLinear and m.bias is None for m in _linears(layer)):
             return False
-    return True
+        eps |= {layer.input_layernorm.variance_epsilon, layer.post_attention_layernorm.variance_epsilon}
+    return len(eps) == 1
+
+
+def _from_backbone(backbone: Any) -> LlamaStep:
+    cfg, inner = backbone.config, backbone.model
+    n_heads = cfg.num_attention_heads
+    shape = LlamaShape(
+        n_layers=cfg.num_hidden_layers,
+        n_heads=n_heads,
+        n_kv=cfg.num_key_value_heads,
+        head_dim=getattr(cfg, "head_dim", None) or cfg.hidden_size // n_heads,
+        eps=inner.norm.variance_epsilon,
+    )
+    rotary_emb = inner.rotary_emb
+
+    def rotary(positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cos, sin = rotary_emb(inner.embed_tokens.weight[:1].float(), positions)
+        return cos.float(), sin.float()
+
+    state = {n: p for n, p in inner.named_parameters() if n.startswith("layers.")}
+    return LlamaStep(shape, inner.embed_tokens.weight, inner.norm.weight, state, rotary)
 
 
 def for_backbone(backbone: Any) -> LlamaStep | None:
-    """The backbone's :class:`LlamaStep` (packed once, again if a weight changed in place), or None."""
+    """The backbone's :class:`LlamaStep`: an inference-only model's own, or for a transformers backbone
+    one packed once (again if a weight changed in place); None where it does not apply."""
+    own = getattr(backbone, "llama_step", None)
+    if own is not None:
+        return own
     if not supported(backbone):
         return None
     versions = tuple(w._version for w in _weights(backbone))
     held = _STEPS.get(backbone)
     if held is None or held[0] != versions:
-        held = (versions, LlamaStep(backbone))
+        held = (versions, _from_backbone(backbone))
         _STEPS[backbone] = held
     return held[1]
 
 
+# --- the step -----------------------------------------------------------------------------------------
 @dataclass
 class _Block:
     ln1: torch.Tensor
@@ -114,8 +174,6 @@ class _Block:
     ln2: torch.Tensor
     gate_up: Any
     down: Any
-    eps1: float
-    eps2: float
 
 
 @dataclass
@@ -132,30 +190,68 @@ class StepState:
 
 
 class LlamaStep:
-    """Cached one-token steps of a prepared ``LlamaForCausalLM`` (see the module docstring)."""
+    """Cached prompt pass and one-token steps of a Llama decoder (see the module docstring).
 
-    def __init__(self, backbone: Any) -> None:
-        cfg, inner = backbone.config, backbone.model
-        self.n_heads, self.n_kv = cfg.num_attention_heads, cfg.num_key_value_heads
-        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.n_heads
+    Args:
+        shape: heads, layers and the norms' epsilon.
+        embed: ``(V, D)`` token embeddings (float32; only the rows read are touched).
+        norm: ``(D,)`` the final RMSNorm's weight.
+        layers: each block's weights under transformers' names (``layers.{i}.self_attn.q_proj.weight``,
+            ``layers.{i}.input_layernorm.weight``, ...); the projections are packed here, the norms kept.
+        rotary: positions ``(1, P)`` -> ``cos, sin (1, P, hd)``.
+    """
+
+    def __init__(
+        self,
+        shape: LlamaShape,
+        embed: torch.Tensor,
+        norm: torch.Tensor,
+        layers: Mapping[str, torch.Tensor],
+        rotary: Rotary,
+    ) -> None:
+        self.shape = shape
+        self.n_heads, self.n_kv, self.head_dim = shape.n_heads, shape.n_kv, shape.head_dim
         self.scale = self.head_dim**-0.5
-        self.embed = inner.embed_tokens.weight
-        self.norm, self.norm_eps = inner.norm.weight, inner.norm.variance_epsilon
-        self.rotary = inner.rotary_emb
+        self.embed, self.norm, self.eps, self.rotary = embed, norm, shape.eps, rotary
         self.blocks = []
-        for layer in inner.layers[: cfg.num_hidden_layers]:
-            a, m = layer.self_attn, layer.mlp
-            self.blocks.append(_Block(
-                ln1=layer.input_layernorm.weight,
-                qkv=_pack(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight])),
-                o=_pack(a.o_proj.weight),
-                ln2=layer.post_attention_layernorm.weight,
-                gate_up=_pack(torch.cat([m.gate_proj.weight, m.up_proj.weight])),
-                down=_pack(m.down_proj.weight),
-                eps1=layer.input_layernorm.variance_epsilon,
-                eps2=layer.post_attention_layernorm.variance_epsilon,
-            ))  # fmt: skip
-        self.inter = layer.mlp.gate_proj.weight.shape[0]
+        with torch.no_grad():
+            for i in range(shape.n_layers):
+                w = {p: layers[f"layers.{i}.{'self_attn' if j < 4 else 'mlp'}.{p}.weight"]
+                     for j, p in enumerate(_PROJ)}  # fmt: skip
+                self.blocks.append(_Block(
+                    ln1=layers[f"layers.{i}.input_layernorm.weight"].detach(),
+                    qkv=_pack(torch.cat([w["q_proj"], w["k_proj"], w["v_proj"]])),
+                    o=_pack(w["o_proj"]),
+                    ln2=layers[f"layers.{i}.post_attention_layernorm.weight"].detach(),
+                    gate_up=_pack(torch.cat([w["gate_proj"], w["up_proj"]])),
+                    down=_pack(w["down_proj"]),
+                ))  # fmt: skip
+        self.inter = w["gate_proj"].shape[0]
+
+    def _block(
+        self, blk: _Block, x: torch.Tensor, K: torch.Tensor, V: torch.Tensor, t: int,
+        cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor,
+    ) -> torch.Tensor:  # fmt: skip
+        """One block over ``x (B, T, D)``, the tokens at cache slots ``t .. t + T - 1``: writes their
+        keys and values into ``K, V (B, kvh, Lmax, hd)`` and attends over slots ``0 .. t + T - 1`` with
+        the additive ``mask (B, 1, 1, T, t + T)``; ``cos / sin (B, 1, T, hd)``. Returns ``(B, T, D)``."""
+        B, T, _ = x.shape
+        hd, n_kv, S = self.head_dim, self.n_kv, t + T
+        q_dim, kv_dim, group = self.n_heads * hd, n_kv * hd, self.n_heads // n_kv
+        qkv = _linear(_rms(x, blk.ln1, self.eps).reshape(B * T, -1), blk.qkv).view(B, T, -1)
+        q, k, v = qkv.split([q_dim, kv_dim, kv_dim], -1)
+        K[:, :, t:S] = _rope(k.view(B, T, n_kv, hd).transpose(1, 2), cos, sin)  # (B, kvh, T, hd)
+        V[:, :, t:S] = v.view(B, T, n_kv, hd).transpose(1, 2)
+        q = _rope(q.view(B, T, self.n_heads, hd).transpose(1, 2), cos, sin).reshape(B, n_kv, group, T, hd)
+        scores = q @ K[:, :, None, :S].transpose(-1, -2) * self.scale + mask  # (B, kvh, g, T, S)
+        att = (scores.softmax(-1) @ V[:, :, None, :S]).permute(0, 3, 1, 2, 4).reshape(B * T, q_dim)
+        x = x + _linear(att, blk.o).view(B, T, -1)
+        gate, up = _linear(_rms(x, blk.ln2, self.eps).reshape(B * T, -1), blk.gate_up).split(
+            [self.inter, self.inter], -1)  # fmt: skip
+        return x + _linear(F.silu(gate) * up, blk.down).view(B, T, -1)
+
+    def _cache(self, B: int, total: int, device: torch.device) -> list[torch.Tensor]:
+        return [torch.zeros(B, self.n_kv, total, self.head_dim, device=device) for _ in self.blocks]
 
     @torch.no_grad()
     def prefill(
@@ -165,68 +261,37 @@ class LlamaStep:
         ``new_tokens`` more steps and the last position's final hidden state ``(B, D)``. ``rows (B,)``:
         which prompt row each decoded row starts from (identical prompts run once); None: ``B = U``."""
         U, L = ids.shape
-        hd, n_kv, group = self.head_dim, self.n_kv, self.n_heads // self.n_kv
-        q_dim, kv_dim = self.n_heads * hd, n_kv * hd
+        total, device = L + new_tokens, ids.device
         positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)  # (U, L), as decode passes them
-        table = torch.arange(L + new_tokens + 1, device=ids.device)[None]
-        cos_t, sin_t = (c[0].float() for c in self.rotary(self.embed[:1].float(), table))  # (P, hd)
+        cos_t, sin_t = (c[0] for c in self.rotary(torch.arange(total + 1, device=device)[None]))  # (P, hd)
         cos, sin = cos_t[positions][:, None], sin_t[positions][:, None]  # (U, 1, L, hd)
-        causal = torch.ones(L, L, dtype=torch.bool, device=ids.device).tril()
-        allowed = (causal & attention_mask.bool()[:, None, :]) | torch.eye(L, dtype=torch.bool, device=ids.device)
-        add = torch.zeros(U, L, L, device=ids.device).masked_fill_(~allowed, float("-inf"))[:, None, None]
+        causal = torch.ones(L, L, dtype=torch.bool, device=device).tril()
+        allowed = (causal & attention_mask.bool()[:, None, :]) | torch.eye(L, dtype=torch.bool, device=device)
+        add = torch.zeros(U, L, L, device=device).masked_fill_(~allowed, float("-inf"))[:, None, None]
+        keys, values = self._cache(U, total, device), self._cache(U, total, device)
         x = self.embed[ids].float()  # (U, L, D)
-        keys, values = [], []
-        for blk in self.blocks:
-            qkv = _linear(_rms(x, blk.ln1, blk.eps1).reshape(U * L, -1), blk.qkv).view(U, L, -1)
-            q, k, v = qkv.split([q_dim, kv_dim, kv_dim], -1)
-            q = _rope(q.view(U, L, self.n_heads, hd).transpose(1, 2), cos, sin)  # (U, H, L, hd)
-            k = _rope(k.view(U, L, n_kv, hd).transpose(1, 2), cos, sin)  # (U, kvh, L, hd)
-            v = v.view(U, L, n_kv, hd).transpose(1, 2)
-            keys.append(k)
-            values.append(v)
-            q = q.reshape(U, n_kv, group, L, hd)
-            scores = q @ k[:, :, None].transpose(-1, -2) * self.scale + add  # (U, kvh, g, L, L)
-            att = (scores.softmax(-1) @ v[:, :, None]).permute(0, 3, 1, 2, 4).reshape(U * L, q_dim)
-            x = x + _linear(att, blk.o).view(U, L, -1)
-            gate, up = _linear(_rms(x, blk.ln2, blk.eps2).reshape(U * L, -1), blk.gate_up).split(
-                [self.inter, self.inter], -1)  # fmt: skip
-            x = x + _linear(F.silu(gate) * up, blk.down).view(U, L, -1)
-        last = _rms(x[:, -1], self.norm, self.norm_eps)  # (U, D)
-        pick = (lambda t: t) if rows is None else (lambda t: t[rows])
-        B, total = (U if rows is None else rows.shape[0]), L + new_tokens
-        state_k, state_v = [], []
-        for k, v in zip(keys, values, strict=True):
-            K = k.new_zeros(B, n_kv, total, hd)
-            V = torch.zeros_like(K)
-            K[:, :, :L], V[:, :, :L] = pick(k), pick(v)
-            state_k.append(K)
-            state_v.append(V)
-        mask = torch.full((B, total), float("-inf"), device=ids.device)
-        mask[:, :L].masked_fill_(pick(attention_mask).bool(), 0.0)
-        state = StepState(state_k, state_v, mask, pick(attention_mask).sum(1), L, cos_t, sin_t)
-        return state, pick(last)
+        for blk, K, V in zip(self.blocks, keys, values, strict=True):
+            x = self._block(blk, x, K, V, 0, cos, sin, add)
+        last = _rms(x[:, -1], self.norm, self.eps)  # (U, D)
+        if rows is not None:  # (B, ...) from (U, ...)
+            keys, values = [k[rows] for k in keys], [v[rows] for v in values]
+            attention_mask, last = attention_mask[rows], last[rows]
+        mask = torch.full((last.shape[0], total), float("-inf"), device=device)
+        mask[:, :L].masked_fill_(attention_mask.bool(), 0.0)
+        return StepState(keys, values, mask, attention_mask.sum(1), L, cos_t, sin_t), last
 
     @torch.no_grad()
     def step(self, state: StepState, ids: torch.Tensor) -> torch.Tensor:
         """One token per row ``ids (B,)`` -> the final hidden state ``(B, D)``; advances ``state``."""
-        B, t, hd = ids.shape[0], state.t, self.head_dim
+        t = state.t
         if t >= state.mask.shape[1]:
             raise RuntimeError("LlamaStep: more steps than the cache was made for")
-        cos, sin = state.cos[state.pos][:, None], state.sin[state.pos][:, None]  # (B, 1, hd)
+        cos, sin = (c[state.pos][:, None, None] for c in (state.cos, state.sin))  # (B, 1, 1, hd)
         state.mask[:, t] = 0.0
-        mask = state.mask[:, None, None, : t + 1]  # (B, 1, 1, t + 1)
-        q_dim, kv_dim, group = self.n_heads * hd, self.n_kv * hd, self.n_heads // self.n_kv
-        x = self.embed[ids].float()  # (B, D)
+        mask = state.mask[:, None, None, None, : t + 1]  # (B, 1, 1, 1, t + 1)
+        x = self.embed[ids].float()[:, None]  # (B, 1, D)
         for blk, K, V in zip(self.blocks, state.keys, state.values, strict=True):
-            q, k, v = _linear(_rms(x, blk.ln1, blk.eps1), blk.qkv).split([q_dim, kv_dim, kv_dim], -1)
-            K[:, :, t] = _rope(k.view(B, self.n_kv, hd), cos, sin)
-            V[:, :, t] = v.view(B, self.n_kv, hd)
-            q = _rope(q.view(B, self.n_heads, hd), cos, sin).view(B, self.n_kv, group, hd)
-            scores = q @ K[:, :, : t + 1].transpose(-1, -2) * self.scale + mask  # (B, kvh, g, t + 1)
-            att = scores.softmax(-1) @ V[:, :, : t + 1]  # (B, kvh, g, hd)
-            x = x + _linear(att.reshape(B, q_dim), blk.o)
-            gate, up = _linear(_rms(x, blk.ln2, blk.eps2), blk.gate_up).split([self.inter, self.inter], -1)
-            x = x + _linear(F.silu(gate) * up, blk.down)
+            x = self._block(blk, x, K, V, t, cos, sin, mask)
         state.t += 1
         state.pos = state.pos + 1
-        return _rms(x, self.norm, self.norm_eps)
+        return _rms(x[:, 0], self.norm, self.eps)

@@ -47,6 +47,7 @@ from motiongpt._io import atomic_dir, atomic_path
 from motiongpt.errors import CheckpointError, ConfigError, InvalidRequestError
 from motiongpt.lm.backbone import cut_config, is_encoder_decoder, load_backbone
 from motiongpt.lm.config import LMConfig
+from motiongpt.lm.text_tokenizer import TextTokenizer
 from motiongpt.lm.vocab import MotionVocab
 
 log = logging.getLogger(__name__)
@@ -210,6 +211,8 @@ class _HalfGemvLinear(nn.Module):
     CPU that is bound by memory traffic, and the float16 kernel reads half the bytes and runs ~3x
     faster than float32 (measured on this project's CPU). Inputs and outputs stay float32 (norms,
     residuals and attention too); calls with more rows (prompts, training) use the float32 weight.
+    The float16 copy is made at the first such call: a Llama-family model decodes through
+    ``lm/llama_step.py`` (its own packed copy) and never makes it.
     """
 
     max_rows: ClassVar[int] = 2
@@ -220,14 +223,20 @@ class _HalfGemvLinear(nn.Module):
         super().__init__()
         self.in_features, self.out_features = linear.in_features, linear.out_features
         self.weight, self.bias = linear.weight, linear.bias
-        self.register_buffer("weight_half", linear.weight.detach().half(), persistent=False)
-        half_bias = None if linear.bias is None else linear.bias.detach().half()
-        self.register_buffer("bias_half", half_bias, persistent=False)
+        self._half: tuple[torch.Tensor, torch.Tensor | None] | None = None  # (weight, bias) float16
+
+    def _half_weights(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        half = self._half
+        if half is None or half[0].device != self.weight.device:
+            bias = None if self.bias is None else self.bias.detach().half()
+            half = self._half = (self.weight.detach().half(), bias)
+        return half
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.numel() // self.in_features
         if self.enabled and rows <= self.max_rows and x.dtype == torch.float32:
-            y = F.linear(x.reshape(rows, -1).half(), self.weight_half, self.bias_half)  # (rows, out)
+            weight, bias = self._half_weights()
+            y = F.linear(x.reshape(rows, -1).half(), weight, bias)  # (rows, out)
             return y.float().reshape(*x.shape[:-1], self.out_features)
         return F.linear(x, self.weight, self.bias)
 
@@ -238,7 +247,9 @@ class MotionLanguageModel(nn.Module):
 
     Args:
         cfg: the model config; the backbone is loaded from ``cfg.backbone`` unless given.
-        backbone, tokenizer: an already loaded HF model and tokenizer to use instead (both or neither).
+        backbone, tokenizer: an already loaded HF model and tokenizer to use instead (both or neither);
+            or the inference-only ``LeanLlama`` and ``LeanTokenizer`` of ``lm/lean.py``. The tokenizer
+            is used only through :class:`~motiongpt.lm.text_tokenizer.TextTokenizer`.
     """
 
     def __init__(self, cfg: LMConfig, backbone: Any = None, tokenizer: Any = None) -> None:
@@ -249,10 +260,14 @@ class MotionLanguageModel(nn.Module):
             raise ValueError("pass both backbone and tokenizer, or neither")
         if backbone is None:
             backbone, tokenizer = load_backbone(cfg.backbone, _DTYPES[cfg.dtype], cfg.keep_layers)
+        self.cfg = cfg
+        self.tokenizer: TextTokenizer = tokenizer
+        if getattr(backbone, "inference_only", False):  # lm/lean.py: already cut, holds the motion rows
+            self.vocab = MotionVocab.bind(tokenizer, cfg.codebook_size)
+            self.backbone = backbone
+            return
         if cfg.keep_layers and not hasattr(backbone, "peft_config"):
             _keep_layers(backbone, cfg.keep_layers)
-        self.cfg = cfg
-        self.tokenizer = tokenizer
         self.vocab = _add_motion_tokens(backbone, tokenizer, cfg)
         if cfg.finetune == "lora" and not hasattr(backbone, "peft_config"):
             backbone = _wrap_lora(backbone, cfg, self.vocab)
@@ -270,6 +285,11 @@ class MotionLanguageModel(nn.Module):
         """The transformers model, without a peft wrapper."""
         bb = self.backbone
         return bb.get_base_model() if hasattr(bb, "peft_config") else bb
+
+    @property
+    def inference_only(self) -> bool:
+        """Loaded by ``lm/lean.py``: decodes, but has no forward pass, training or saving."""
+        return bool(getattr(self.backbone, "inference_only", False))
 
     @property
     def is_lora(self) -> bool:
@@ -486,7 +506,7 @@ class MotionLanguageModel(nn.Module):
         """
         self.merge_lora().eval()
         base = self.base_model
-        if not half_gemv or next(base.parameters()).dtype != torch.float32:
+        if self.inference_only or not half_gemv or next(base.parameters()).dtype != torch.float32:
             return self
         skip = {id(base.get_output_embeddings())}
         for name, module in list(base.named_modules()):
@@ -499,6 +519,11 @@ class MotionLanguageModel(nn.Module):
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
         """Write the folder atomically (into ``<dir>.tmp``, then rename); LoRA saves only the adapter."""
         directory = Path(directory)
+        if self.inference_only:
+            raise CheckpointError(
+                "this language model was loaded for inference only (lm/lean.py) and cannot be saved; "
+                "load it with MotionLanguageModel.from_pretrained to save it"
+            )
         with atomic_dir(directory) as tmp:
             if self.is_lora:
                 self.backbone.save_pretrained(tmp, save_embedding_layers=False)

@@ -47,7 +47,7 @@ from motiongpt.lm.generation import (
     motion_token_limits,
     seconds_to_tokens,
 )
-from motiongpt.lm.inference_cache import load_for_inference
+from motiongpt.lm.inference_cache import load_for_inference, load_lean_for_inference
 from motiongpt.lm.model import MotionLanguageModel
 from motiongpt.lm.tasks import inbetween_gap, inbetween_text, seconds_text
 from motiongpt.lm.timeline import MAX_SEGMENT_SECONDS, check_timeline, plan_seams
@@ -213,7 +213,11 @@ class MotionGPT:
     # --- checkpoints ------------------------------------------------------------------------------
     @classmethod
     def from_pretrained(
-        cls, directory: str | os.PathLike | None = None, merge_lora: bool = True, half_gemv: bool = True
+        cls,
+        directory: str | os.PathLike | None = None,
+        merge_lora: bool = True,
+        half_gemv: bool = True,
+        lean: bool = True,
     ) -> MotionGPT:
         """Load a bundle folder for inference; ``None`` or ``"default"`` (unless a folder of that name
         is in the working directory) loads the model shipped with the package, wherever it is installed.
@@ -222,12 +226,16 @@ class MotionGPT:
         ``merge_lora`` folds a LoRA adapter into the weights; ``half_gemv`` (with it) also keeps a
         float16 copy of the transformer's linear weights for batch-1 decoding (about 2x faster on CPU,
         logits within ~1e-2; see ``MotionLanguageModel.optimize_for_inference``).
+
+        ``lean`` (with both): a Llama-family LM is read without transformers (``lm/lean.py``; the same
+        tokens, a second less start-up); it can then only generate (no forward pass, training or saving).
+        Other models, and ``lean=False``, load through transformers.
         """
         from motiongpt.tokenizer.model import MotionTokenizer
 
         if directory is None or (str(directory) == BUNDLED and not Path(BUNDLED).is_dir()):
             with as_file(files("motiongpt") / "assets" / "model") as bundled:
-                return cls.from_pretrained(bundled, merge_lora, half_gemv)
+                return cls.from_pretrained(bundled, merge_lora, half_gemv, lean)
         directory = Path(directory)
         if not directory.exists():
             raise CheckpointError(f"model folder {directory} does not exist")
@@ -240,11 +248,12 @@ class MotionGPT:
                 cfg = PipelineConfig.from_yaml(directory / CONFIG_NAME)
             except ConfigError as e:
                 raise CheckpointError(f"{directory / CONFIG_NAME}: {e}") from None
-        with _quiet_loading():
+        lm = load_lean_for_inference(directory / "lm") if lean and merge_lora and half_gemv else None
+        with _quiet_loading() if lm is None else contextlib.nullcontext():  # no transformers to quiet
             tokenizer = MotionTokenizer.from_pretrained(directory / "tokenizer")
-            if merge_lora:  # inference-ready weights, from the cache after the first load
+            if lm is None and merge_lora:  # inference-ready weights, from the cache after the first load
                 lm = load_for_inference(directory / "lm", half_gemv=half_gemv)
-            else:
+            elif lm is None:
                 lm = MotionLanguageModel.from_pretrained(directory / "lm")
         return cls(lm, tokenizer, cfg)
 
