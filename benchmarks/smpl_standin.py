@@ -4,9 +4,9 @@ be shipped). One copy, imported by ``benchmarks/smpl_fit.py`` beside it and by `
 The file has SMPL's format and joint tree (the arrays ``smplx.SMPL`` reads: ``v_template``, ``shapedirs``,
 ``posedirs``, ``J_regressor``, ``weights``, ``kintree_table``, ``f``), on a much smaller mesh: one vertex at
 each of the 24 joints (the joint regressor picks it) and a ring of four vertices around the middle of each
-bone, skinned to the bone's parent joint. The rest pose is a T-pose with HumanML3D's bone lengths (its
-corpus is retargeted to them), so a corpus motion can be fitted exactly; ``scale`` stretches the legs and
-arms to make a body the motion does not fit. Shape directions: 0 grows the whole body, 1 the legs, 2 the
+bone, skinned to the bone's parent joint. The rest pose is a T-pose with HumanML3D's bone lengths or given
+ones (a motion's own, so that it can be fitted exactly); ``leg_scale`` / ``arm_scale`` stretch the legs and
+arms. Shape directions: 0 grows the whole body, 1 the legs, 2 the
 arms, the others small random ones; pose blend shapes are small and random (they move vertices only).
 """
 
@@ -38,9 +38,12 @@ def _directions() -> np.ndarray:
     return d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
 
 
-def rest_joints(leg_scale: float = 1.0, arm_scale: float = 1.0) -> np.ndarray:
-    """The stand-in's rest joints (24, 3), pelvis at the origin."""
-    lengths = np.concatenate([TARGET_BONE_LENGTHS, [0.08, 0.08]])
+def rest_joints(
+    leg_scale: float = 1.0, arm_scale: float = 1.0, bones: np.ndarray | None = None
+) -> np.ndarray:
+    """The stand-in's rest joints (24, 3), pelvis at the origin; ``bones`` (22,): bone lengths by child
+    joint (default HumanML3D's)."""
+    lengths = np.concatenate([TARGET_BONE_LENGTHS if bones is None else bones, [0.08, 0.08]])
     lengths[list(LEGS)] *= leg_scale
     lengths[list(ARMS)] *= arm_scale
     offsets = _directions() * lengths[:, None]
@@ -50,10 +53,11 @@ def rest_joints(leg_scale: float = 1.0, arm_scale: float = 1.0) -> np.ndarray:
     return joints
 
 
-def standin_arrays(leg_scale: float = 1.0, arm_scale: float = 1.0, seed: int = 0) -> dict[str, np.ndarray]:
+def standin_arrays(leg_scale: float = 1.0, arm_scale: float = 1.0, seed: int = 0,
+                   bones: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The model's arrays, as SMPL's file holds them (float64, ``f`` uint32, ``kintree_table`` int64)."""
     rng = np.random.default_rng(seed)
-    joints = rest_joints(leg_scale, arm_scale)
+    joints = rest_joints(leg_scale, arm_scale, bones)
     verts, weights, faces = [*joints], [np.eye(24)[j] for j in range(24)], []
     for c in range(1, 24):
         p = SMPL_PARENTS[c]
@@ -73,8 +77,8 @@ def standin_arrays(leg_scale: float = 1.0, arm_scale: float = 1.0, seed: int = 0
     n_verts = len(v_template)
     shapedirs = rng.normal(0, 0.002, (n_verts, 3, N_BETAS))
     shapedirs[:, :, 0] = 0.05 * v_template  # beta 0 = 1: 5 % taller and wider
-    for b, bones in ((1, LEGS), (2, ARMS)):  # beta 1 / 2 = 1: legs / arms 5 % longer
-        grown = rest_joints(1.05 if b == 1 else 1.0, 1.05 if b == 2 else 1.0) - joints
+    for b in (1, 2):  # beta 1 / 2 = 1: legs / arms 5 % longer
+        grown = rest_joints(1.05 if b == 1 else 1.0, 1.05 if b == 2 else 1.0, bones) - joints
         shapedirs[:24, :, b] = grown
         shapedirs[24:, :, b] = grown[[SMPL_PARENTS[c] for c in range(1, 24) for _ in range(4)]]
         shapedirs[24:, :, b] += (grown[[c for c in range(1, 24) for _ in range(4)]]
@@ -90,7 +94,7 @@ def standin_arrays(leg_scale: float = 1.0, arm_scale: float = 1.0, seed: int = 0
     }
 
 
-def write_standin_smpl(folder: Path, fmt: str = "pkl", name: str = "SMPL_NEUTRAL", **kwargs: float) -> Path:
+def write_standin_smpl(folder: Path, fmt: str = "pkl", name: str = "SMPL_NEUTRAL", **kwargs: object) -> Path:
     """Write the stand-in as ``folder/name.pkl`` (pickle protocol 2, as SMPL's files are) or ``.npz``."""
     folder.mkdir(parents=True, exist_ok=True)
     arrays = standin_arrays(**kwargs)
