@@ -16,6 +16,7 @@ from motiongpt.data.captions import CONTENT_PHRASES
 from motiongpt.errors import CheckpointError, MetricInputError
 from motiongpt.eval.action import (
     PARAPHRASES,
+    TEMPLATED,
     ActionClassifier,
     action_of,
     load_prompts,
@@ -75,6 +76,15 @@ def test_paraphrases_avoid_the_caption_templates():
             hits = [p for p in phrases if p in text]
             assert not hits, (action, text, hits)
     assert PARAPHRASES.is_file()
+
+
+def test_templated_prompts_are_the_caption_templates_of_every_action():
+    prompts = load_prompts(TEMPLATED)
+    assert set(prompts) == {action_of(c) for c in CONTENT_PHRASES}
+    phrases = {p for ps in CONTENT_PHRASES.values() for p in ps}
+    for texts in prompts.values():
+        assert len(texts) == 3 and all(t.removeprefix("a person ") in phrases for t in texts)
+    assert prompts["goodbye"][0] == "a person waves goodbye"  # bye and byebye are one action
 
 
 def test_prompt_action_accuracy_counts_hits(tmp_path):

@@ -409,7 +409,8 @@ def eval_cmd(
     prompts: Annotated[
         Path | None,
         typer.Option(
-            help="actions: YAML mapping actions to lists of prompts (default: packaged paraphrases)."
+            help="actions: YAML mapping actions to lists of prompts (default: packaged paraphrases), "
+            "or 'templated' (the caption templates' wording)."
         ),
     ] = None,
 ) -> None:

@@ -229,10 +229,29 @@ PARAPHRASES = Path(__file__).resolve().parent / "paraphrases.yaml"
 INDEPENDENT_PARAPHRASES = PARAPHRASES.with_name("paraphrases_independent.yaml")
 
 
+#: ``load_prompts(TEMPLATED)``: the caption templates' own wording, the control for the paraphrase sets.
+TEMPLATED = "templated"
+
+
+def templated_prompts(per_action: int = 3) -> dict[str, list[str]]:
+    """``{action: ["a person <phrase>", ...]}``: the first ``per_action`` phrases of each action in the
+    corpus's caption templates (``motiongpt.data.captions.CONTENT_PHRASES``), as training saw them."""
+    from motiongpt.data.captions import CONTENT_PHRASES
+
+    prompts: dict[str, list[str]] = {}
+    for content, phrases in CONTENT_PHRASES.items():
+        have = prompts.setdefault(str(action_of(content)), [])
+        have += [f"a person {p}" for p in phrases[: per_action - len(have)]]
+    return prompts
+
+
 def load_prompts(path: str | os.PathLike | None = None) -> dict[str, list[str]]:
-    """``{action: [prompt, ...]}`` from a YAML file (default: the packaged paraphrase set)."""
+    """``{action: [prompt, ...]}`` from a YAML file (default: the packaged paraphrase set), or the
+    templated set for ``TEMPLATED``."""
     import yaml
 
+    if path is not None and str(path) == TEMPLATED and not Path(path).exists():
+        return templated_prompts()
     path = Path(path) if path is not None else PARAPHRASES
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -294,10 +313,12 @@ def prompt_action_accuracy(
 __all__ = [
     "ACTIONS",
     "INDEPENDENT_PARAPHRASES",
+    "TEMPLATED",
     "ActionClassifier",
     "ActionClassifierConfig",
     "action_of",
     "load_prompts",
     "prompt_action_accuracy",
+    "templated_prompts",
     "train_action_classifier",
 ]
