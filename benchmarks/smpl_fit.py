@@ -1,10 +1,11 @@
 """SMPL fitting (``motiongpt.motion.smpl_fit``) on corpus motions, with stand-in body models (SMPL's own files
 may not be shipped; ``smpl_standin.py``): the mean joint error in mm and the seconds per clip.
 
-Bodies: ``own`` has the clip's own bone lengths (their median over its frames), so what is left is the fit's
-own error; ``h3d`` has HumanML3D's bone lengths, which the corpus clips (Bandai Namco, CMU) do not have:
-fitted with the mean shape (``betas = 0``: what a body unlike the motion's costs) and with ``--fit-shape``
-(the stand-in's shape directions grow the body, the legs and the arms).
+Bodies: ``own`` has the clip's first frame as its rest pose, so an exact fit exists and what is left is the
+fit's own error; ``h3d`` is a T-pose with HumanML3D's bone lengths (the corpus's too) but generic joint
+placement (hips straight out from the pelvis, collars straight out from spine3), unlike the motion's body:
+fitted with the mean shape (``betas = 0``) and with ``--fit-shape`` (the stand-in's shape directions grow
+the body, the legs and the arms), what a body unlike the motion's costs.
 
     nice -n 19 .venv/bin/python benchmarks/smpl_fit.py --data /work/runs/corpus --clips 5
 """
@@ -20,7 +21,6 @@ from pathlib import Path
 import numpy as np
 from smpl_standin import write_standin_smpl  # beside this script
 
-from motiongpt.motion.skeleton import PARENTS
 from motiongpt.motion.smpl_fit import fit_smpl
 
 
@@ -39,8 +39,7 @@ def main() -> None:
     rows: dict[str, list[tuple[float, float, int]]] = {k: [] for k in runs}
     for name in names:
         joints = np.load(args.data / "new_joints" / f"{name}.npy")
-        bones = np.linalg.norm(joints[:, 1:] - joints[:, list(PARENTS[1:])], axis=-1)  # (T, 21)
-        write_standin_smpl(tmp / "own", bones=np.concatenate([[0.0], np.median(bones, axis=0)]))
+        write_standin_smpl(tmp / "own", rest=joints[0].astype(np.float64))
         for key, (body, shape) in runs.items():
             start = time.perf_counter()
             fit = fit_smpl(joints, tmp / body, fit_betas=shape, iterations=args.iterations)

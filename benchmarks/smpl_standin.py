@@ -53,11 +53,26 @@ def rest_joints(
     return joints
 
 
+def _stretched(joints: np.ndarray, children: tuple[int, ...], scale: float) -> np.ndarray:
+    """``joints`` (24, 3) with the bones ending at ``children`` ``scale`` times as long."""
+    offsets = joints - joints[[0, *SMPL_PARENTS[1:]]]
+    offsets[list(children)] *= scale
+    out = np.zeros_like(joints)
+    for j in range(1, 24):
+        out[j] = out[SMPL_PARENTS[j]] + offsets[j]
+    return out + joints[0]
+
+
 def standin_arrays(leg_scale: float = 1.0, arm_scale: float = 1.0, seed: int = 0,
-                   bones: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """The model's arrays, as SMPL's file holds them (float64, ``f`` uint32, ``kintree_table`` int64)."""
+                   bones: np.ndarray | None = None, rest: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The model's arrays, as SMPL's file holds them (float64, ``f`` uint32, ``kintree_table`` int64).
+    ``rest`` (22, 3): a pose of a motion to be the rest pose (so that the motion can be fitted exactly)."""
     rng = np.random.default_rng(seed)
     joints = rest_joints(leg_scale, arm_scale, bones)
+    if rest is not None:
+        hands = rest[[20, 21]] + 0.08 * (rest[[20, 21]] - rest[[18, 19]]) / np.linalg.norm(
+            rest[[20, 21]] - rest[[18, 19]], axis=-1, keepdims=True)  # fmt: skip
+        joints = np.concatenate([rest, hands]) - rest[0]
     verts, weights, faces = [*joints], [np.eye(24)[j] for j in range(24)], []
     for c in range(1, 24):
         p = SMPL_PARENTS[c]
@@ -78,7 +93,7 @@ def standin_arrays(leg_scale: float = 1.0, arm_scale: float = 1.0, seed: int = 0
     shapedirs = rng.normal(0, 0.002, (n_verts, 3, N_BETAS))
     shapedirs[:, :, 0] = 0.05 * v_template  # beta 0 = 1: 5 % taller and wider
     for b in (1, 2):  # beta 1 / 2 = 1: legs / arms 5 % longer
-        grown = rest_joints(1.05 if b == 1 else 1.0, 1.05 if b == 2 else 1.0, bones) - joints
+        grown = _stretched(joints, LEGS if b == 1 else ARMS, 1.05) - joints
         shapedirs[:24, :, b] = grown
         shapedirs[24:, :, b] = grown[[SMPL_PARENTS[c] for c in range(1, 24) for _ in range(4)]]
         shapedirs[24:, :, b] += (grown[[c for c in range(1, 24) for _ in range(4)]]
