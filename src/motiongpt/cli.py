@@ -477,6 +477,33 @@ def train_lm_cmd(
                    + (f", MotionGPT bundle to {result.bundle_dir}" if result.bundle_dir else ""))  # fmt: skip
 
 
+@train_app.command("recipe")
+@user_errors
+def train_recipe_cmd(
+    recipe: Annotated[Path, typer.Argument(help="Recipe YAML: its parts (LM configs) and bundle settings.")],
+    data: CorpusDir,
+    tokens: Annotated[Path, typer.Option(help="Folder of {split}.npz motion tokens (motiongpt tokenize).")],
+    out: Annotated[Path, typer.Option(help="Run folder: one subfolder per part, OUT/recipe.json.")],
+    init: Annotated[Path | None, typer.Option(help="Start the first part from this LM or bundle.")] = None,
+    tokenizer: Annotated[Path | None, typer.Option(help="Motion tokenizer for the exported bundles.")] = None,
+    text_source: Annotated[
+        Path | None, typer.Option(help="CMU data.csv, or the shared data folder holding cmu-mocap.tar.xz.")
+    ] = None,
+    overrides: Overrides = None,
+    accelerator: Accelerator = "auto",
+    devices: Devices = "auto",
+    num_nodes: NumNodes = 1,
+) -> None:
+    """Train an LM recipe's parts in order, each from the last; run it again to continue where it stopped."""
+    from motiongpt.lm.recipe import Recipe, train_recipe
+
+    bundle = train_recipe(
+        Recipe.from_yaml(recipe), data, tokens, out, init=init, tokenizer=tokenizer, text_source=text_source,
+        overrides=overrides, accelerator=accelerator, devices=_devices(devices), num_nodes=num_nodes,
+    )  # fmt: skip
+    typer.echo(f"recipe {recipe}: MotionGPT bundle in {bundle}")
+
+
 DEFAULT_MODEL = Path(str(files("motiongpt") / "assets" / "model"))  # the bundled model, where installed
 ModelDir = Annotated[
     Path | None,
@@ -513,33 +540,6 @@ def _model_dir(model: Path | None, check: bool = True) -> Path:
         return DEFAULT_MODEL
     if check and not model.is_dir():
         from motiongpt.errors import CheckpointError
-
-@train_app.command("recipe")
-@user_errors
-def train_recipe_cmd(
-    recipe: Annotated[Path, typer.Argument(help="Recipe YAML: its parts (LM configs) and bundle settings.")],
-    data: CorpusDir,
-    tokens: Annotated[Path, typer.Option(help="Folder of {split}.npz motion tokens (motiongpt tokenize).")],
-    out: Annotated[Path, typer.Option(help="Run folder: one subfolder per part, OUT/recipe.json.")],
-    init: Annotated[Path | None, typer.Option(help="Start the first part from this LM or bundle.")] = None,
-    tokenizer: Annotated[Path | None, typer.Option(help="Motion tokenizer for the exported bundles.")] = None,
-    text_source: Annotated[
-        Path | None, typer.Option(help="CMU data.csv, or the shared data folder holding cmu-mocap.tar.xz.")
-    ] = None,
-    overrides: Overrides = None,
-    accelerator: Accelerator = "auto",
-    devices: Devices = "auto",
-    num_nodes: NumNodes = 1,
-) -> None:
-    """Train an LM recipe's parts in order, each from the last; run it again to continue where it stopped."""
-    from motiongpt.lm.recipe import Recipe, train_recipe
-
-    bundle = train_recipe(
-        Recipe.from_yaml(recipe), data, tokens, out, init=init, tokenizer=tokenizer, text_source=text_source,
-        overrides=overrides, accelerator=accelerator, devices=_devices(devices), num_nodes=num_nodes,
-    )  # fmt: skip
-    typer.echo(f"recipe {recipe}: MotionGPT bundle in {bundle}")
-
 
         raise CheckpointError(f"model folder {model} does not exist (--model or $MOTIONGPT_MODEL)")
     return model
