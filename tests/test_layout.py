@@ -158,29 +158,26 @@ def _module_level_names(tree: ast.Module) -> set[str]:
     return names
 
 
+def _named(n: ast.AST, name: str) -> bool:
+    """``name`` or ``<...>.name``."""
+    return (isinstance(n, ast.Name) and n.id == name) or (isinstance(n, ast.Attribute) and n.attr == name)
+
+
 def _is_normalisation(node: ast.AST) -> bool:
     """``(x - <...>mean) / <...>std``: the normalisation formula, wherever it is written."""
-
-    def named(n: ast.AST, name: str) -> bool:
-        return (isinstance(n, ast.Name) and n.id == name) or (isinstance(n, ast.Attribute) and n.attr == name)
-
     return (
-        isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and named(node.right, "std")
+        isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and _named(node.right, "std")
         and isinstance(node.left, ast.BinOp) and isinstance(node.left.op, ast.Sub)
-        and named(node.left.right, "mean")
+        and _named(node.left.right, "mean")
     )  # fmt: skip
 
 
 def _is_denormalisation(node: ast.AST) -> bool:
     """``x * <...>std + <...>mean``: the inverse formula."""
-
-    def named(n: ast.AST, name: str) -> bool:
-        return (isinstance(n, ast.Name) and n.id == name) or (isinstance(n, ast.Attribute) and n.attr == name)
-
     return (
-        isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and named(node.right, "mean")
+        isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and _named(node.right, "mean")
         and isinstance(node.left, ast.BinOp) and isinstance(node.left.op, ast.Mult)
-        and named(node.left.right, "std")
+        and _named(node.left.right, "std")
     )  # fmt: skip
 
 
