@@ -1,7 +1,7 @@
 """Motions written onto other rigs (``write_bvh_on_rig``) and read back: feet and knee/elbow angles.
 
 For each of ``--clips`` clips of a corpus split (``new_joints/*.npy``) and each rig (the presets, a
-user-style Mixamo file from the tests, and any ``--rig-file PATH.bvh:PRESET`` with its first frame as the
+user-style Mixamo file (benchmarks/user_rigs.py), and any ``--rig-file PATH.bvh:PRESET`` with its first frame as the
 reference pose), writes the BVH, reads it back with the project's reader and prints JSON per rig:
 
 - ``angle_err_max_deg``: the largest knee/elbow angle difference to the motion;
