@@ -1,8 +1,9 @@
 """Motions written onto other rigs (``write_bvh_on_rig``) and read back: feet and knee/elbow angles.
 
 For each of ``--clips`` clips of a corpus split (``new_joints/*.npy``) and each rig (the presets, a
-user-style Mixamo file (benchmarks/user_rigs.py), and any ``--rig-file PATH.bvh:PRESET`` with its first frame as the
-reference pose), writes the BVH, reads it back with the project's reader and prints JSON per rig:
+user-style Mixamo file from ``benchmarks/user_rigs.py``, and any ``--rig-file PATH.bvh:PRESET`` with its
+first frame as the reference pose), writes the BVH, reads it back with the project's reader and prints
+JSON per rig:
 
 - ``angle_err_max_deg``: the largest knee/elbow angle difference to the motion;
 - ``ground_max_m``: the highest a rig's foot stands above (or sinks below) the floor where the motion's
@@ -60,11 +61,11 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    from user_rigs import write_user_mixamo  # beside this script
+
     from motiongpt.motion.bvh import bvh_to_joints, read_bvh, write_bvh_on_rig
     from motiongpt.motion.bvh.reader import BVHClip, parse_bvh
     from motiongpt.motion.bvh.rigs import preset_text
-
-    from user_rigs import write_user_mixamo  # beside this script
 
     tmp = Path(tempfile.mkdtemp(prefix="rig-export-"))
     rigs = {p: (p, parse_bvh(preset_text(p)), p, "auto") for p in ("mixamo", "bandai", "cc")}

@@ -75,10 +75,10 @@ def _tokenizer_stage(preset: str, data: str) -> tuple[Any, Any, Any, int, dict]:
 def _lm_stage(name: str, data: str, tokens: str, batch_size: int) -> tuple[Any, Any, Any, int, dict]:
     """(model, optimizer, loader, batch size, info) of an LM run, built as ``train_lm`` builds it."""
     from motiongpt.data.instructions import load_instructions
+    from motiongpt.data.manifest import read_manifest
     from motiongpt.lm.collate import LMCollator
     from motiongpt.lm.lit import LitLM
     from motiongpt.lm.model import MotionLanguageModel
-    from motiongpt.data.manifest import read_manifest
     from motiongpt.lm.tasks import TaskBuilder, TaskSampler
     from motiongpt.lm.train import LengthGrouped, LMTrainConfig, _sentinels, load_clips
     from motiongpt.training import StepLoader, StepSampler

@@ -24,8 +24,8 @@ from typing import Any, Literal
 from motiongpt._io import atomic_write_text
 from motiongpt.errors import USER_ERRORS, InvalidRequestError, user_message
 from motiongpt.lm.pipeline import MotionGPT, check_text
-from motiongpt.motion.motion import Motion
 from motiongpt.motion.bvh.export import check_rig
+from motiongpt.motion.motion import Motion
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from motiongpt._io import atomic_dir, atomic_save_npy, atomic_path
+from motiongpt._io import atomic_dir, atomic_path, atomic_save_npy
 from motiongpt._lazy import require
 from motiongpt.errors import CheckpointError, InvalidMotionError
 from motiongpt.motion.skeleton import N_JOINTS, PARENTS
