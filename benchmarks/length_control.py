@@ -50,7 +50,8 @@ def main() -> None:
     start = time.perf_counter()
     got = []
     for i in range(0, args.n, args.batch):
-        motions = model.generate_motion(texts[i : i + args.batch], seconds=asked[i : i + args.batch], seed=i)
+        chunk = slice(i, i + args.batch)
+        motions = model.generate_motion_batch(texts[chunk], seconds=asked[chunk], seed=i)
         got += [m.seconds for m in motions]
     elapsed = time.perf_counter() - start
     rel = np.abs(np.array(got) - np.array(asked)) / np.array(asked)

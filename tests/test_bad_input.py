@@ -176,7 +176,7 @@ def _api_calls(bad: Bad, value: Any, mg: Any, tmp: Path) -> list[Any]:
     from motiongpt.lm.timeline import parse_timeline
 
     if bad.kind == "prompt":
-        return [lambda: mg.generate_motion(value), lambda: mg.generate_motion([WALK, value]),
+        return [lambda: mg.generate_motion(value), lambda: mg.generate_motion_batch([WALK, value]),
                 lambda: mg.chat([{"role": "user", "content": value}])]  # fmt: skip
     if bad.kind in ("array", "file"):
         calls = [lambda: mg.caption(value), lambda: mg.predict(value),

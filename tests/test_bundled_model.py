@@ -20,7 +20,7 @@ def model():
 
 
 def _motions(model, prompt: str, seconds: float = 3.0):
-    return model.generate_motion([prompt] * len(SEEDS), seconds=seconds, seed=7) + [
+    return model.generate_motion_batch([prompt] * len(SEEDS), seconds=seconds, seed=7) + [
         model.generate_motion(prompt, seconds=seconds, seed=s) for s in SEEDS
     ]
 

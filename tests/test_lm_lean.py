@@ -155,9 +155,9 @@ def test_pipeline_reads_the_cache_lean_with_the_same_outputs(tmp_path, tiny_dirs
     hf = MotionGPT.from_pretrained(bundle, lean=False)
     assert lean.lm.inference_only and not hf.lm.inference_only
     for seed in (0, 1, 2):
-        a = lean.generate_motion(["walk", "a person jumps"], seconds=[1.2, None], seed=seed)
-        b = hf.generate_motion(["walk", "a person jumps"], seconds=[1.2, None], seed=seed)
-        c = first.generate_motion(["walk", "a person jumps"], seconds=[1.2, None], seed=seed)
+        a = lean.generate_motion_batch(["walk", "a person jumps"], seconds=[1.2, None], seed=seed)
+        b = hf.generate_motion_batch(["walk", "a person jumps"], seconds=[1.2, None], seed=seed)
+        c = first.generate_motion_batch(["walk", "a person jumps"], seconds=[1.2, None], seed=seed)
         for x, y, z in zip(a, b, c, strict=True):
             assert np.array_equal(x.tokens, y.tokens) and np.array_equal(x.tokens, z.tokens)
             assert np.array_equal(x.joints, y.joints)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import MOTIONGPT_CLI
-from motiongpt.errors import CheckpointError, InvalidMotionError, MotionGPTError
+from motiongpt.errors import CheckpointError, InvalidMotionError, InvalidRequestError, MotionGPTError
 from motiongpt.lm.pipeline import Motion, MotionGPT, PipelineConfig, Reply
 from test_lm_fixtures import save_tiny_bundle
 
@@ -49,7 +49,7 @@ def test_generate_motion_exact_seconds(mg):
 
 
 def test_batched_and_free_length(mg):
-    motions = mg.generate_motion(["walk", "jump", "run"], seconds=[0.4, None, 1.0], seed=1)
+    motions = mg.generate_motion_batch(["walk", "jump", "run"], seconds=[0.4, None, 1.0], seed=1)
     assert isinstance(motions, list) and len(motions) == 3
     assert motions[0].n_frames == 8 and motions[2].n_frames == 20
     assert 2 * 4 <= motions[1].n_frames <= 12 * 4  # tiny config: 2..12 tokens
@@ -58,7 +58,7 @@ def test_batched_and_free_length(mg):
 def test_caption_predict_inbetween_chat(mg, tmp_path):
     motion = mg.generate_motion("walk", seconds=1.6, seed=0)
     assert isinstance(mg.caption(motion), str)
-    assert isinstance(mg.caption([motion, motion]), list)
+    assert isinstance(mg.caption_batch([motion, motion]), list)
     # from a file: joints -> features -> tokens
     path = motion.save_npy(tmp_path / "m.npy")
     assert isinstance(mg.caption(path), str)
@@ -123,6 +123,29 @@ def test_bad_inputs(mg):
         mg.chat([{"role": "assistant", "content": "hi"}])
     with pytest.raises(CheckpointError, match="does not exist"):
         MotionGPT.from_pretrained(Path("/nonexistent/bundle"))
+
+
+def test_a_list_given_to_a_single_method_names_its_batch_method(mg):
+    motion = mg.generate_motion("walk", seconds=0.8, seed=0)
+    user = [{"role": "user", "content": "hi"}]
+    calls = {
+        "generate_motion takes one text; for several use generate_motion_batch":
+            lambda: mg.generate_motion(["walk", "jump"]),
+        "generate_motion takes one length (seconds); for several use generate_motion_batch":
+            lambda: mg.generate_motion("walk", seconds=[0.8]),
+        "caption takes one motion; for several use caption_batch": lambda: mg.caption((motion, motion)),
+        "predict takes one motion; for several use predict_batch": lambda: mg.predict([motion]),
+        "inbetween takes one start motion; for several use inbetween_batch":
+            lambda: mg.inbetween([motion], [motion]),
+        "inbetween takes one end motion; for several use inbetween_batch":
+            lambda: mg.inbetween(motion, [motion]),
+        "chat takes one conversation (a list of messages); for several use chat_batch":
+            lambda: mg.chat([user, user]),
+    }  # fmt: skip
+    for message, call in calls.items():
+        with pytest.raises(InvalidRequestError) as info:
+            call()
+        assert str(info.value) == message and "\n" not in str(info.value)
 
 
 def _run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -193,7 +216,7 @@ def test_caption_reads_the_motion_tokens_and_is_deterministic(mg, monkeypatch):
     b = mg.generate_motion("jump", seconds=0.8, seed=1)
     prompts = _spy(monkeypatch, "generate_text")
     one, two = mg.caption(a), mg.caption(b)
-    assert mg.caption([a, b]) == [one, two] and mg.caption(a) == one  # greedy, batch-independent
+    assert mg.caption_batch([a, b]) == [one, two] and mg.caption(a) == one  # greedy, batch-independent
     assert prompts[0] == [mg.prompt("m2t", Motion=mg.vocab.motion_to_text(mg.encode(a)))]
     assert prompts[1] == [mg.prompt("m2t", Motion=mg.vocab.motion_to_text(mg.encode(b)))]
     for text in (one, two):

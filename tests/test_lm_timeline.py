@@ -100,7 +100,7 @@ def test_timeline_is_the_segments_with_rewritten_seams(tiny):
     assert motion.n_frames == bounds[-1][1] == 4 * (10 + 5 + 2 + 8) and motion.tokens.shape == (25,)
     assert np.isfinite(motion.joints).all()
     plain = tiny.generate_timeline(segments, seed=0, join_seconds=0)  # segments only, decoded together
-    alone = tiny.generate_motion([p for p, _ in segments], seconds=[s for _, s in segments], seed=0)
+    alone = tiny.generate_motion_batch([p for p, _ in segments], seconds=[s for _, s in segments], seed=0)
     np.testing.assert_array_equal(plain.tokens, np.concatenate([m.tokens for m in alone]))
     seams = plan_seams([10, 5, 2, 8], join=2)
     kept = np.ones(25, bool)

@@ -38,7 +38,7 @@ def mg(tiny_dirs, tmp_path_factory):
 
 
 class _Recorder:
-    """Wraps a pipeline and records each ``generate_motion`` call's batch (texts)."""
+    """Wraps a pipeline and records each ``generate_motion`` / ``generate_motion_batch`` call's texts."""
 
     def __init__(self, pipeline: Any) -> None:
         self.pipeline, self.calls = pipeline, []
@@ -50,13 +50,19 @@ class _Recorder:
         return getattr(self.pipeline, name)
 
     def generate_motion(self, text: Any, **kwargs: Any) -> Any:
+        return self._record([text], lambda: self.pipeline.generate_motion(text, **kwargs))
+
+    def generate_motion_batch(self, texts: Any, **kwargs: Any) -> Any:
+        return self._record(list(texts), lambda: self.pipeline.generate_motion_batch(texts, **kwargs))
+
+    def _record(self, texts: list[str], call: Any) -> Any:
         with self._count:
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
         try:
-            self.calls.append(list(text) if isinstance(text, list) else [text])
+            self.calls.append(texts)
             time.sleep(0.05)  # long enough for a second caller to overlap, were the lock missing
-            return self.pipeline.generate_motion(text, **kwargs)
+            return call()
         finally:
             with self._count:
                 self.running -= 1

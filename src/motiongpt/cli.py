@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from motiongpt.errors import USER_ERRORS, InvalidRequestError, user_message
+from motiongpt.motion.skeleton import MAX_FRAMES, MAX_SECONDS
 
 if TYPE_CHECKING:
     from motiongpt.motion.motion import Motion
@@ -528,7 +529,9 @@ OutPrefix = Annotated[
     ),
 ]
 SECONDS_HELP = "a number, or auto (the default): the model chooses"
-AllowLong = Annotated[bool, typer.Option("--allow-long", help="Allow over 9.8 s (196 frames).")]
+AllowLong = Annotated[
+    bool, typer.Option("--allow-long", help=f"Allow over {MAX_SECONDS:g} s ({MAX_FRAMES} frames).")
+]
 
 
 def _model_dir(model: Path | None, check: bool = True) -> Path:
@@ -547,7 +550,7 @@ def _model_dir(model: Path | None, check: bool = True) -> Path:
 
 def _seconds(value: str | None, option: str = "--seconds", allow_long: bool | None = None) -> float | None:
     """``--seconds``: auto (or omitted) -> None, the model chooses; else a length in seconds > 0, at most
-    9.8 unless ``allow_long`` (None: the command has no such option and the library checks)."""
+    ``MAX_SECONDS`` unless ``allow_long`` (None: the command has no such option and the library checks)."""
     import math
 
     from motiongpt.errors import InvalidRequestError
@@ -560,8 +563,6 @@ def _seconds(value: str | None, option: str = "--seconds", allow_long: bool | No
         seconds = math.nan
     if not math.isfinite(seconds) or seconds <= 0:
         raise InvalidRequestError(f"{option} must be a number of seconds above 0, or auto, got {value!r}")
-    from motiongpt.motion.skeleton import MAX_SECONDS
-
     if allow_long is False and seconds > MAX_SECONDS:
         raise InvalidRequestError(
             f"{option} {value} is longer than the {MAX_SECONDS} s the model was trained on; "

@@ -5,7 +5,8 @@
 >>> motion.joints.shape, motion.seconds            # (80, 22, 3), 4.0
 >>> motion.save_bvh("walk.bvh"); mg.caption(motion)
 
-Every method also takes a list and then returns a list (one batched decoding run).
+Each method takes one input and returns one result; its ``*_batch`` twin (``generate_motion_batch``,
+``caption_batch``, ...) takes a list and returns a list (one batched decoding run).
 
 Bundle folder: ``config.yaml`` (:class:`PipelineConfig`), ``tokenizer/`` (``MotionTokenizer``, with the
 dataset mean/std) and ``lm/`` (``MotionLanguageModel``: a full model or a LoRA adapter).
@@ -115,6 +116,12 @@ def _batch(x: Any, name: str) -> list:
     if not x:
         raise InvalidRequestError(f"{name} is an empty list")
     return list(x)
+
+
+def _one(x: Any, what: str, method: str) -> None:
+    """The input of a single method: one item; a list or tuple gets a pointer to the ``*_batch`` method."""
+    if isinstance(x, list | tuple):
+        raise InvalidRequestError(f"{method} takes one {what}; for several use {method}_batch")
 
 
 def _per_item(value: Any, n: int, name: str) -> list:
@@ -351,13 +358,13 @@ class MotionGPT:
         guidance: float | None = None,
     ) -> Motion:
         """Text -> motion. ``seconds`` gives exactly ``round(seconds * FPS / frames_per_token)`` tokens; over
-        9.8 s (196 frames, the training maximum) needs ``allow_long=True``. ``seed`` makes sampling
-        repeatable. ``guidance`` overrides the bundle's classifier-free guidance scale (1 = off).
-        (A list of texts is still accepted and gives a list: :meth:`generate_motion_batch`.)
+        ``MAX_SECONDS`` (``MAX_FRAMES`` frames, the training maximum; motion.skeleton) needs
+        ``allow_long=True``. ``seed`` makes sampling repeatable. ``guidance`` overrides the bundle's
+        classifier-free guidance scale (1 = off).
+        Several texts: :meth:`generate_motion_batch`.
         """
-        if isinstance(text, list | tuple):
-            return self.generate_motion_batch(text, seconds, seed, allow_long, temperature, top_k, top_p,
-                                              guidance)  # type: ignore[return-value]  # fmt: skip
+        _one(text, "text", "generate_motion")
+        _one(seconds, "length (seconds)", "generate_motion")
         return self.generate_motion_batch([text], seconds, seed, allow_long, temperature, top_k, top_p,
                                           guidance)[0]  # fmt: skip
 
@@ -395,9 +402,8 @@ class MotionGPT:
 
     def caption(self, motion: Any) -> str:
         """Motion (a Motion, a ``.bvh`` / ``.npy`` path, joints or features) -> a caption, greedy.
-        (A list is still accepted and gives a list: :meth:`caption_batch`.)"""
-        if isinstance(motion, list | tuple):
-            return self.caption_batch(motion)  # type: ignore[return-value]
+        Several motions: :meth:`caption_batch`."""
+        _one(motion, "motion", "caption")
         return self.caption_batch([motion])[0]
 
     def caption_batch(self, motions: Sequence[Any]) -> list[str]:
@@ -412,9 +418,8 @@ class MotionGPT:
     ) -> Motion:
         """Continue a motion. Returns the given motion followed by ``seconds`` of continuation
         (decoded together, so the seam is smooth); ``seconds=None`` lets the model choose the length.
-        (A list is still accepted and gives a list: :meth:`predict_batch`.)"""
-        if isinstance(motion, list | tuple):
-            return self.predict_batch(motion, seconds, seed, allow_long)  # type: ignore[return-value]
+        Several motions: :meth:`predict_batch`."""
+        _one(motion, "motion", "predict")
         return self.predict_batch([motion], seconds, seed, allow_long)[0]
 
     def predict_batch(
@@ -436,10 +441,10 @@ class MotionGPT:
         """The motion from ``start`` to ``end``: returns start + generated middle + end, decoded together.
 
         The middle lasts ``seconds`` (default: as long as start and end together, the training ratio).
-        (Lists are still accepted and give a list: :meth:`inbetween_batch`.)
+        Several pairs: :meth:`inbetween_batch`.
         """
-        if isinstance(start, list | tuple):
-            return self.inbetween_batch(start, end, seconds, seed)  # type: ignore[return-value]
+        _one(start, "start motion", "inbetween")
+        _one(end, "end motion", "inbetween")
         return self.inbetween_batch([start], [end], seconds, seed)[0]
 
     def inbetween_batch(
@@ -473,7 +478,7 @@ class MotionGPT:
         top_p: float | None = None,
         guidance: float | None = None,
     ) -> Motion:
-        """A timeline of ``(prompt, seconds)`` segments (each up to 9.8 s, any number) -> one Motion.
+        """A timeline of ``(prompt, seconds)`` segments (each up to ``MAX_SECONDS``, any number) -> a Motion.
 
         Every segment is written for its prompt (one batched run); then up to ``join_seconds`` on each
         side of every seam are written again as the model's in-between of the tokens around the seam
@@ -512,10 +517,11 @@ class MotionGPT:
     ) -> Reply:
         """A conversation ``[{"role": "user"|"assistant", "content": str | Motion | [str | Motion, ...]}]``
         ending with a user turn -> the assistant's :class:`Reply` (text and any motions it wrote).
-        ``seconds`` (up to 9.8) fixes the length of a motion the reply writes; None: the model chooses.
-        (A list of conversations is still accepted and gives a list: :meth:`chat_batch`.)"""
-        if messages and isinstance(messages[0], list | tuple):
-            return self.chat_batch(messages, seed, seconds)  # type: ignore[arg-type, return-value]
+        ``seconds`` (up to ``MAX_SECONDS``) fixes the length of a motion the reply writes; None: the model
+        chooses.
+        Several conversations: :meth:`chat_batch`."""
+        if isinstance(messages, list | tuple) and messages:
+            _one(messages[0], "conversation (a list of messages)", "chat")
         return self.chat_batch([messages], seed, seconds)[0]
 
     def chat_batch(

@@ -12,6 +12,7 @@ from typing import Literal
 
 from motiongpt.config import YamlConfig, check_choice, check_numbers
 from motiongpt.errors import ConfigError
+from motiongpt.motion.skeleton import MAX_FRAMES
 
 VelocityMode = Literal["diff", "direct"]
 
@@ -95,7 +96,7 @@ class TrainConfig(YamlConfig):
     num_threads: int = 0  # torch intra-op threads on CPU; 0 = leave torch's default
     precision: str = "32-true"  # Lightning precision string, e.g. "bf16-mixed" on GPU
     min_frames: int = 40  # corpus filter, as in HumanML3D
-    max_frames: int = 196
+    max_frames: int = MAX_FRAMES  # corpus filter: HumanML3D's longest clip
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, VQConfig):

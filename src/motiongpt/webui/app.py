@@ -177,7 +177,7 @@ def build_app(chat: MotionChat) -> gr.Blocks:
                 with gr.Accordion(timeline_title, open=False, elem_id="timeline_box"):
                     timeline = gr.Dataframe(
                         value=[list(row) for row in TIMELINE_EXAMPLE] + [["", None]] * 3,
-                        headers=["Prompt", "Seconds (up to 9.8)"], datatype=["str", "number"],
+                        headers=["Prompt", f"Seconds (up to {MAX_SECONDS:g})"], datatype=["str", "number"],
                         row_count=6, column_count=(2, "fixed"), type="array",
                         interactive=True, elem_id="timeline", show_label=False,
                     )  # fmt: skip

@@ -86,8 +86,8 @@ class MotionChat:
     def text_to_motion(
         self, turns: Sequence[Turn], prompt: str, seconds: float | None = None, seed: int | None = None
     ) -> tuple[Turn, ...]:
-        """A new motion from a description; ``seconds`` (up to 9.8) fixes its length, None lets the
-        model choose."""
+        """A new motion from a description; ``seconds`` (up to ``MAX_SECONDS``) fixes its length, None
+        lets the model choose."""
         prompt = _check_prompt(prompt)
         motion = self.pipeline.generate_motion(prompt, seconds=_check_seconds(seconds), seed=seed)
         return (*turns, Turn("user", prompt), self._motion_turn(motion, "", title=prompt))
@@ -96,7 +96,7 @@ class MotionChat:
         self, turns: Sequence[Turn], prompt: str, seed: int | None = None, seconds: float | None = None
     ) -> tuple[Turn, ...]:
         """A free message; the model sees the last exchanges, motions included, and answers with text,
-        a motion or both; ``seconds`` (up to 9.8) fixes the length of a motion it writes."""
+        a motion or both; ``seconds`` (up to ``MAX_SECONDS``) fixes the length of a motion it writes."""
         prompt = _check_prompt(prompt)
         length = _check_seconds(seconds)
         user = Turn("user", prompt)
@@ -176,7 +176,7 @@ class MotionChat:
 
     # --- uploads and files ------------------------------------------------------------------------
     def load(self, path: str | os.PathLike | None) -> tuple[Motion, str]:
-        """An uploaded motion file, cut to 9.8 s, and a note saying so when it was cut."""
+        """An uploaded motion file, cut to ``MAX_UPLOAD_SECONDS``, and a note saying so when it was cut."""
         if path is None:
             raise InvalidRequestError("upload a .bvh or .npy motion file first")
         path = Path(path)
@@ -218,7 +218,8 @@ def _check_prompt(prompt: str) -> str:
 
 
 def _check_seconds(seconds: float | None) -> float | None:
-    """None -> None (the model chooses, as ``--seconds auto`` in the CLI); otherwise a length in (0, 9.8]."""
+    """None -> None (the model chooses, as ``--seconds auto`` in the CLI); otherwise a length in
+    (0, ``MAX_SECONDS``]."""
     if seconds is None:
         return None
     try:
