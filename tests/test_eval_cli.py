@@ -100,3 +100,13 @@ def test_corpus_without_captions_is_one_line_error(tiny_corpus, tmp_path):
                str(config))  # fmt: skip
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip().splitlines()[-1].startswith("error:") and "texts" in res.stderr
+
+
+def test_train_evaluator_without_config_reads_the_preset_from_any_folder(tiny_corpus, tmp_path):
+    """No --config, run outside the checkout: the packaged preset is found (the error is about the data)."""
+    shutil.rmtree(tiny_corpus / "texts")
+    env = os.environ | {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    res = subprocess.run([*MOTIONGPT_CLI, "train", "evaluator", "--data", str(tiny_corpus), "--out",
+                          str(tmp_path / "o")], capture_output=True, text=True, timeout=300, env=env,
+                         cwd=tmp_path)  # fmt: skip
+    assert res.returncode == 2 and "texts" in res.stderr and "config file not found" not in res.stderr

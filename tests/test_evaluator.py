@@ -238,3 +238,11 @@ def test_training_smoke(tiny_corpus, tmp_path):
     model = T2MEvaluator.from_pretrained(tmp_path / "ev")
     assert model.cfg == cfg
     assert set(result["test"]) >= {"mm_dist", "diversity", "fid_vs_reference"}
+
+
+def test_the_default_evaluator_config_is_the_repository_preset_installed_with_the_package():
+    from motiongpt.eval.evaluator import EVALUATOR_PRESET, EvaluatorConfig
+
+    repo = Path(__file__).resolve().parents[1] / "configs" / "evaluator.yaml"
+    assert EVALUATOR_PRESET.read_text(encoding="utf-8") == repo.read_text(encoding="utf-8")
+    assert EvaluatorConfig.from_yaml(EVALUATOR_PRESET) == EvaluatorConfig.from_yaml(repo)

@@ -280,7 +280,7 @@ def tokenize(
 @user_errors
 def train_evaluator_cmd(
     data: CorpusDir,
-    config: Annotated[Path, typer.Option(help="EvaluatorConfig YAML.")] = Path("configs/evaluator.yaml"),
+    config: Annotated[Path | None, typer.Option(help="EvaluatorConfig YAML (default: the preset).")] = None,
     out: Annotated[Path, typer.Option(help="Output: config.yaml, model.safetensors, metrics.json.")] = Path(
         "runs/evaluator"
     ),
@@ -290,10 +290,10 @@ def train_evaluator_cmd(
     """Train a T2M-style text/motion evaluator and report its retrieval accuracy on real test pairs."""
     import json
 
-    from motiongpt.eval.evaluator import EvaluatorConfig
+    from motiongpt.eval.evaluator import EVALUATOR_PRESET, EvaluatorConfig
     from motiongpt.eval.evaluator_train import train_evaluator
 
-    cfg = EvaluatorConfig.from_yaml(config).with_overrides(overrides)
+    cfg = EvaluatorConfig.from_yaml(config or EVALUATOR_PRESET).with_overrides(overrides)
     result = train_evaluator(data, cfg, out, replications=replications)
     typer.echo(json.dumps(result, indent=2))
     typer.echo(f"evaluator written to {out}")

@@ -18,6 +18,7 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -36,9 +37,12 @@ from motiongpt.motion.skeleton import MAX_FRAMES
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EvaluatorConfig", "EvaluatorTrainConfig", "T2MEvaluator"]
+__all__ = ["EVALUATOR_PRESET", "EvaluatorConfig", "EvaluatorTrainConfig", "T2MEvaluator"]
 
 LossName = Literal["infonce", "t2m"]
+#: The CPU-size preset ``motiongpt train evaluator`` uses by default: the repository's
+#: ``configs/evaluator.yaml``, installed with the package (``motiongpt/configs/`` links to it).
+EVALUATOR_PRESET = Path(str(files("motiongpt") / "configs" / "evaluator.yaml"))
 
 
 @dataclass(frozen=True)
