@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 
 from conftest import write_tiny_corpus
@@ -124,3 +125,36 @@ def test_lm_on_two_processes_matches_one_process(tmp_path: Path) -> None:
     rel = float(differ.norm() / moved.norm())
     print(f"LM, 2 processes vs 1: |update difference| / |update| = {rel:.3f}")
     assert rel < 0.3, rel
+
+
+def test_recipe_on_two_processes_runs_every_part(tmp_path: Path) -> None:
+    """Every process runs every part of a recipe (part 2 starts from part 1's bundle on both ranks);
+    rank 0 alone records the progress and writes the last bundle's settings."""
+    from motiongpt.lm.pipeline import PipelineConfig
+    from motiongpt.lm.train import LMTrainConfig
+    from motiongpt.tokenizer.config import VQConfig
+    from motiongpt.tokenizer.model import MotionTokenizer
+    from motiongpt.tokenizer.tokenize import tokenize_corpus
+    from test_lm_fixtures import save_tiny_backbone, tiny_lm_config
+
+    corpus = write_tiny_corpus(tmp_path / "corpus", n_clips=12)
+    tok_dir = MotionTokenizer(VQConfig(width=16, code_dim=16, codebook_size=16, depth=1)).save_pretrained(
+        tmp_path / "vq"
+    )
+    tokenize_corpus(tok_dir, corpus, tok_dir / "tokens", batch_size=8)
+    backbone = save_tiny_backbone(tmp_path / "causal", "causal", chat_template=True)
+    for name, steps in (("a", 2), ("b", 1)):
+        LMTrainConfig(stage="instruct", model=tiny_lm_config(backbone, max_prompt_tokens=400),
+                      mixture={"t2m": 1.0, "m2t": 1.0}, batch_size=2, max_steps=steps, max_length=400,
+                      val_every=steps, val_examples=4, val_captions=0, seed=0,
+                      num_threads=1).to_yaml(tmp_path / f"{name}.yaml")  # fmt: skip
+    (tmp_path / "recipe.yaml").write_text("parts: [a.yaml, b.yaml]\nguidance: 2.0\n")
+    out = tmp_path / "run"
+    proc = _train(tmp_path / "seen", "recipe", str(tmp_path / "recipe.yaml"), "--data", str(corpus),
+                  "--tokens", str(tok_dir / "tokens"), "--out", str(out), "--devices", "2")  # fmt: skip
+    assert proc.stdout.count("MotionGPT bundle in") >= 1, proc.stdout
+    assert json.loads((out / "recipe.json").read_text()) == {"finished": {"1-a": 2, "2-b": 1}}
+    assert yaml.safe_load((out / "2-b" / "run.yaml").read_text())["init"] == str(out / "1-a" / "motiongpt")
+    assert PipelineConfig.from_yaml(out / "2-b" / "motiongpt" / "config.yaml").guidance == 2.0
+    assert len(_seen(tmp_path / "seen")) == 2  # both ranks trained
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name], "a partial file was left"

@@ -106,6 +106,7 @@ def train_recipe(
     progress_bar, callbacks) goes to :func:`motiongpt.lm.train.train_lm`.
     """
     from motiongpt.lm.train import LMTrainConfig, train_lm
+    from motiongpt.training import is_launch_zero
 
     out = Path(out)
     configs = [LMTrainConfig.from_yaml(p).with_overrides(overrides) for p in recipe.parts]  # checked up front
@@ -123,15 +124,14 @@ def train_recipe(
                 cfg, data, tokens, run, init=previous, tokenizer=tokenizer if i == 0 else None,
                 text_source=text_source, resume=(run / "config.yaml").is_file(), **trainer,
             )  # fmt: skip
-            if result.rank != 0:  # other DDP processes: rank 0 records progress and writes the bundle
-                return bundle
-            if result.bundle_dir is None:
+            if not (bundle / "lm").is_dir():  # every rank: the next part starts from this bundle
                 raise ConfigError(f"{name}: no bundle was exported (no motion tokenizer); pass --tokenizer")
             finished[name] = result.global_step
-            atomic_write_text(out / PROGRESS_NAME, json.dumps({"finished": finished}, indent=1) + "\n")
+            if is_launch_zero():  # DDP: every process runs every part; rank 0 writes what they share
+                atomic_write_text(out / PROGRESS_NAME, json.dumps({"finished": finished}, indent=1) + "\n")
         previous = bundle
     assert bundle is not None  # a recipe has at least one part
-    if recipe.bundle:
+    if recipe.bundle and is_launch_zero():
         _set_bundle_settings(bundle, recipe.bundle)
     return bundle
 

@@ -436,6 +436,7 @@ def train_lm(
         model.save_pretrained(lm_dir)
         bundle_dir = _export_bundle(model, tok_dir, out / "motiongpt")
         log.info("exported the LM to %s (step %d)", lm_dir, trainer.global_step)
+    trainer.strategy.barrier("lm-exported")  # every process returns once the exported folders exist
     metrics = {
         k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1
     }
