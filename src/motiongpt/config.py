@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import typing
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Self, get_args, get_origin
 
@@ -12,6 +13,12 @@ import yaml
 
 from motiongpt._io import atomic_write_text
 from motiongpt.errors import ConfigError
+
+
+def preset(relative: str) -> Path:
+    """A config preset installed with the package: ``motiongpt/configs/<relative>``, which links to the
+    repository's ``configs/<relative>`` (a checkout and a wheel read the same file)."""
+    return Path(str(files("motiongpt") / "configs" / relative))
 
 
 class YamlConfig:
@@ -137,4 +144,4 @@ def _as_number(value: Any, kind: type, strict: bool) -> int | float | None:
     return number if kind is float or float(value) == number else None
 
 
-__all__ = ["YamlConfig", "check_choice", "check_numbers"]
+__all__ = ["YamlConfig", "check_choice", "check_numbers", "preset"]

@@ -18,7 +18,6 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -29,7 +28,7 @@ from einops import rearrange
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from motiongpt.config import YamlConfig, check_choice, check_numbers
+from motiongpt.config import YamlConfig, check_choice, check_numbers, preset
 from motiongpt.errors import CheckpointError, ConfigError
 from motiongpt.eval.word_vectors import N_POS, WordVectors
 from motiongpt.motion.normalizer import NormalizerBuffers
@@ -42,7 +41,7 @@ __all__ = ["EVALUATOR_PRESET", "EvaluatorConfig", "EvaluatorTrainConfig", "T2MEv
 LossName = Literal["infonce", "t2m"]
 #: The CPU-size preset ``motiongpt train evaluator`` uses by default: the repository's
 #: ``configs/evaluator.yaml``, installed with the package (``motiongpt/configs/`` links to it).
-EVALUATOR_PRESET = Path(str(files("motiongpt") / "configs" / "evaluator.yaml"))
+EVALUATOR_PRESET = preset("evaluator.yaml")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ import os
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,7 +32,7 @@ import yaml
 from torch.utils.data import DataLoader, Dataset
 
 from motiongpt._io import atomic_write_text
-from motiongpt.config import YamlConfig, check_choice, check_numbers
+from motiongpt.config import YamlConfig, check_choice, check_numbers, preset
 from motiongpt.data.captions import mirror_caption, mirror_label
 from motiongpt.data.humanml3d import read_token_clips
 from motiongpt.data.instructions import fill, load_instructions
@@ -55,7 +54,7 @@ def stage_config(stage: Stage) -> Path:
     """The preset of ``stage`` as installed with the package: ``configs/lm/{stage}.yaml`` of the repository
     (``motiongpt/configs/lm/`` links to it, so a checkout and a wheel read the same file)."""
     check_choice("stage", stage, Stage)
-    return Path(str(files("motiongpt") / "configs" / "lm" / f"{stage}.yaml"))
+    return preset(f"lm/{stage}.yaml")
 
 
 @functools.cache
