@@ -14,8 +14,8 @@ same machine load) on the 170-frame HumanML3D sample clip 012314 tiled:
 ``speedup_vs_reference`` divides each of our CPU-time rates by the reference's measured in the same run;
 these ratios, not the absolute rates, are what to compare across machines. They use CPU time because on a
 machine shared with other jobs a niced process gets a varying share of the cores, which wall time
-measures instead of the code; with ``--threads 1`` the CPU time is the work done. ``load_avg`` is the 1-minute load
-before and after. Needs ../shared/data/humanml3d-sample beside the project. On a loaded machine
+measures instead of the code; with ``--threads 1`` the CPU time is the work done. ``load_avg`` is the
+1-minute load before and after. Needs ../shared/data/humanml3d-sample beside the project. On a loaded machine
 ``--threads 1`` avoids thread-pool stalls that dominate the small calls.
 """
 

@@ -1,17 +1,19 @@
-"""Classifier-free guidance sweep of a bundle on the val split: R@3, FID, action accuracy, paraphrases.
+"""Sampling sweep of a bundle on the val split (guidance, temperature, top-k): R@3, FID, action accuracy.
 
     python benchmarks/guidance_sweep.py --model runs/lm-variety/motiongpt --data corpus \
-        --evaluator runs/evaluator --action-classifier runs/action --scales 2 3 4
+        --evaluator runs/evaluator --action-classifier runs/action --scales 2 3 4 \
+        [--temperatures 0.8 1.0] [--top-k 20 50]
 
-One JSON line per scale: t2m R@3 / FID / Diversity / action accuracy on val (1 replication, no
-MultiModality) and action accuracy on both packaged paraphrase sets (1 sample of 4 s per prompt, so
-about ±0.07). The bundle's own ``config.yaml`` is left alone.
+One JSON line per setting of the grid: t2m R@3 / FID / Diversity / action accuracy on val (1 replication,
+no MultiModality) and action accuracy on both packaged paraphrase sets (1 sample of 4 s per prompt, so
+about ±0.07). Temperature and top-k default to the bundle's own; its ``config.yaml`` is left alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import time
 from pathlib import Path
@@ -37,6 +39,8 @@ def main() -> None:
     p.add_argument("--evaluator", type=Path, required=True)
     p.add_argument("--action-classifier", type=Path, required=True)
     p.add_argument("--scales", type=float, nargs="+", default=[2.0, 3.0, 4.0])
+    p.add_argument("--temperatures", type=float, nargs="+", help="default: the bundle's")
+    p.add_argument("--top-k", type=int, nargs="+", help="default: the bundle's")
     args = p.parse_args()
 
     evaluator = T2MEvaluator.from_pretrained(args.evaluator)
@@ -48,13 +52,16 @@ def main() -> None:
         "independent": load_prompts(INDEPENDENT_PARAPHRASES),
     }
     model = MotionGPT.from_pretrained(args.model)
-    for scale in args.scales:
+    temperatures = args.temperatures or [model.cfg.temperature]
+    top_ks = args.top_k or [model.cfg.top_k]
+    for scale, temperature, top_k in itertools.product(args.scales, temperatures, top_ks):
         t0 = time.perf_counter()
-        model.cfg = dataclasses.replace(model.cfg, guidance=scale)
+        model.cfg = dataclasses.replace(model.cfg, guidance=scale, temperature=temperature, top_k=top_k)
         result = evaluate_t2m(model_callable("t2m", model), val, evaluator, replications=1, mm_samples=0,
                               progress=False, action_classifier=classifier, actions=actions)  # fmt: skip
         row = result.rows[MODEL]
-        out = {"model": str(args.model), "guidance": scale, "split": "val"}
+        out = {"model": str(args.model), "guidance": scale, "temperature": temperature, "top_k": top_k,
+               "split": "val"}
         keep = ("r_precision_top3", "fid", "diversity", "action_accuracy")
         out |= {k: round(row[k]["mean"], 4) for k in keep}
         for name, prompts in prompt_sets.items():

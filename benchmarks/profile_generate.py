@@ -107,7 +107,8 @@ def instrument(mg: Any, timer: PhaseTimer) -> Iterator[None]:
 
     def patch(obj: Any, attr: str, name: str | Callable[..., str]) -> None:
         original = getattr(obj, attr)
-        patches.append((obj, attr, obj.__dict__.get(attr, _MISSING) if hasattr(obj, "__dict__") else original))
+        own = obj.__dict__.get(attr, _MISSING) if hasattr(obj, "__dict__") else original
+        patches.append((obj, attr, own))
         setattr(obj, attr, _wrap(timer, name, original))
 
     backbone = mg.lm.backbone
@@ -237,7 +238,8 @@ def main() -> None:
     result = profile(mg, args.seconds, max(args.repeat, 1), args.top)
     print(json.dumps({
         "task": f"text -> {args.seconds:g} s motion, batch 1, CPU",
-        "model": args.model or "bundled", "guidance": mg.cfg.guidance, "torch_threads": torch.get_num_threads(),
+        "model": args.model or "bundled", "guidance": mg.cfg.guidance,
+        "torch_threads": torch.get_num_threads(),
         "repeat": max(args.repeat, 1), "load_wall_s": round(load_s, 1),
         "load_average": [round(x, 1) for x in os.getloadavg()], **result,
     }, indent=2))  # fmt: skip

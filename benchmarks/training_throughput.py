@@ -12,7 +12,8 @@ the training data loader alone (the same dataset, collate and length grouping as
 ``loader_examples_per_s`` should be far above ``examples_per_s``, or the loader is the bottleneck), then
 ``--warmup`` untimed and ``--steps`` timed optimiser steps (forward, backward, gradient clipping, AdamW)
 on batches drawn beforehand. Besides wall time it reports the CPU seconds of the timed steps (all threads):
-on a machine shared with other jobs ``examples_per_cpu_s`` says more about the code than wall time does. No validation, logging or checkpoints: an upper bound on what
+on a machine shared with other jobs ``examples_per_cpu_s`` says more about the code than wall time does.
+No validation, logging or checkpoints: an upper bound on what
 ``motiongpt train`` reaches, and on a loaded machine a lower bound on what the hardware does.
 
 Prints one JSON object; ``load_avg`` is the 1-minute load average before and after each stage.
@@ -104,7 +105,8 @@ def _lm_stage(name: str, data: str, tokens: str, batch_size: int) -> tuple[Any, 
     info = {"config": f"configs/lm/{name}.yaml", "finetune": cfg.model.finetune,
             "keep_layers": getattr(cfg.model, "keep_layers", None), "length_group": cfg.length_group,
             "precision": cfg.precision, "params": model.num_parameters(),
-            "trainable_params": model.num_parameters(trainable_only=True), "grad_clip": cfg.grad_clip}  # fmt: skip
+            "trainable_params": model.num_parameters(trainable_only=True),
+            "grad_clip": cfg.grad_clip}  # fmt: skip
     return model, opt, loader, cfg.batch_size * cfg.accumulate, info
 
 

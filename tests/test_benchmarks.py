@@ -90,8 +90,8 @@ def test_scaling_table_multiplies_out_its_assumptions():
 
 def test_training_throughput_runs_a_tokenizer_stage(tiny_corpus, tmp_path):
     result = _run_json("training_throughput.py", "--data", str(tiny_corpus), "--tokens", str(tmp_path),
-                       "--stages", "tokenizer-small", "--steps", "1", "--warmup", "0", "--loader-batches", "1",
-                       "--threads", "1")  # fmt: skip
+                       "--stages", "tokenizer-small", "--steps", "1", "--warmup", "0",
+                       "--loader-batches", "1", "--threads", "1")  # fmt: skip
     stage = result["stages"]["tokenizer-small"]
     assert "error" not in stage, stage
     assert (
@@ -106,7 +106,8 @@ def test_profile_generate_times_every_phase(tiny_dirs, tmp_path):
     from test_lm_fixtures import tiny_lm_config, tiny_motion_tokenizer
 
     lm = MotionLanguageModel(tiny_lm_config(tiny_dirs["causal"], max_prompt_tokens=256))
-    bundle = MotionGPT(lm, tiny_motion_tokenizer(), PipelineConfig(guidance=3.0)).save_pretrained(tmp_path / "mg")
+    mg = MotionGPT(lm, tiny_motion_tokenizer(), PipelineConfig(guidance=3.0))
+    bundle = mg.save_pretrained(tmp_path / "mg")
     result = _run_json("profile_generate.py", "--model", str(bundle), "--seconds", "2", "--repeat", "2",
                        "--top", "5")  # fmt: skip
     assert result["motion_tokens"] == 10 and result["rows_per_step"] == 2

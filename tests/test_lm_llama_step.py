@@ -48,7 +48,8 @@ def test_lean_prompt_pass_and_steps_match_the_transformers_forward(lm):
     want = _hf_logits(backbone, ids, mask, new)
     head = backbone.get_output_embeddings().weight
     state, last = step.prefill(ids, mask, new.shape[1])
-    got = torch.stack([last @ head.T] + [step.step(state, new[:, j]) @ head.T for j in range(new.shape[1])], 1)
+    steps = [step.step(state, new[:, j]) @ head.T for j in range(new.shape[1])]
+    got = torch.stack([last @ head.T, *steps], 1)
     scale = float(want.abs().max())
     assert torch.allclose(got, want, atol=5e-3 * scale), float((got - want).abs().max()) / scale
     assert not torch.allclose(got[0], got[1])  # the rows are not one row repeated

@@ -93,7 +93,8 @@ def test_the_guard_blocks_the_network(offline_env: dict[str, str], tmp_path: Pat
 
     # never a packet: the script stops before connecting unless the guard is in place to refuse it
     code = "import socket\nassert socket.socket.connect.__name__ == '_guarded'\ntry:\n" \
-           "    socket.create_connection(('192.0.2.1', 80), timeout=1)\nexcept OSError as e:\n    print(e)"  # fmt: skip
+           "    socket.create_connection(('192.0.2.1', 80), timeout=1)\n" \
+           "except OSError as e:\n    print(e)"  # fmt: skip
     r = subprocess.run([sys.executable, "-c", code], env=offline_env, capture_output=True, text=True,
                        timeout=60)  # fmt: skip
     assert "blocked by the test guard" in r.stdout

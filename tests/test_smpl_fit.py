@@ -27,7 +27,9 @@ try:
     HAVE_SMPLX = True
 except ModuleNotFoundError:
     HAVE_SMPLX = False
-needs_smplx = pytest.mark.skipif(not HAVE_SMPLX, reason="smplx is not installed (pip install 'motiongpt[smpl]')")
+needs_smplx = pytest.mark.skipif(
+    not HAVE_SMPLX, reason="smplx is not installed (pip install 'motiongpt[smpl]')"
+)
 
 N_FRAMES = 12
 

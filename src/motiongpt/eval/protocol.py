@@ -222,7 +222,8 @@ def _result(
     data = data_summary(settings.data_root, dataset, settings.split)
     notes = []
     if not has_model:
-        notes.append("no model given: only Real and the baselines were evaluated")
+        notes.append("no model given: only Real and the baselines were evaluated (the CLI evaluates the "
+                     "bundled model with --model default)")
     if task in ("t2m", "m2t"):
         notes.append(
             "Nearest neighbour retrieves from the train split with this evaluator's own embeddings, so its "

@@ -255,7 +255,11 @@ class LlamaStep:
 
     @torch.no_grad()
     def prefill(
-        self, ids: torch.Tensor, attention_mask: torch.Tensor, new_tokens: int, rows: torch.Tensor | None = None
+        self,
+        ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        new_tokens: int,
+        rows: torch.Tensor | None = None,
     ) -> tuple[StepState, torch.Tensor]:
         """The prompt pass: left-padded ``ids (U, L)`` and ``attention_mask (U, L)`` -> the state for
         ``new_tokens`` more steps and the last position's final hidden state ``(B, D)``. ``rows (B,)``:

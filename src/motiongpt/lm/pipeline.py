@@ -437,7 +437,9 @@ class MotionGPT:
         ids = generate_motion_ids(self.lm, prompts, [n] * len(prompts), self.cfg.sampling, seed, allow_long)
         return [self.decode(np.concatenate([g, i.numpy()])) for g, i in zip(given, ids, strict=True)]
 
-    def inbetween(self, start: Any, end: Any, seconds: float | None = None, seed: int | None = None) -> Motion:
+    def inbetween(
+        self, start: Any, end: Any, seconds: float | None = None, seed: int | None = None
+    ) -> Motion:
         """The motion from ``start`` to ``end``: returns start + generated middle + end, decoded together.
 
         The middle lasts ``seconds`` (default: as long as start and end together, the training ratio).
@@ -448,7 +450,11 @@ class MotionGPT:
         return self.inbetween_batch([start], [end], seconds, seed)[0]
 
     def inbetween_batch(
-        self, starts: Sequence[Any], ends: Sequence[Any], seconds: float | None = None, seed: int | None = None
+        self,
+        starts: Sequence[Any],
+        ends: Sequence[Any],
+        seconds: float | None = None,
+        seed: int | None = None,
     ) -> list[Motion]:
         """Each ``starts[i]`` to ``ends[i]`` (one batched run), as :meth:`inbetween`."""
         starts, ends = _batch(starts, "start"), _batch(ends, "end")
