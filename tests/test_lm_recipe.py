@@ -220,36 +220,6 @@ def test_mirrored_token_file_and_clips(tiny_corpus, tmp_path, tiny_dirs):
     assert originals and set(flipped) == {c.name for c in originals}
     for c in originals:
         assert flipped[c.name].captions == tuple(mirror_caption(t) for t in c.captions)
-        assert flipped[c.name].mirror_of == c.name and c.mirror_of is None
-
-
-def test_other_side_edits_pair_each_clip_with_its_mirror_image():
-    from motiongpt.data.instructions import load_instructions
-    from motiongpt.lm.tasks import TaskBuilder, TokenClip
-    from motiongpt.lm.vocab import MotionVocab
-
-    def clip(name, content, tokens, mirror_of=None):
-        return TokenClip(name, np.array(tokens), (f"a person does {content}",), content, "happy", "bn2", True,
-                         mirror_of=mirror_of)  # fmt: skip
-
-    clips = [clip("a", "wave-left-hand", [1, 2, 3]), clip("b", "wave-right-hand", [4, 5, 6]),
-             clip("Ma", "wave-right-hand", [7, 8, 9], "a"), clip("Mb", "wave-left-hand", [10, 11, 12], "b"),
-             clip("w", "walk", [13, 14]), clip("Mw", "walk", [15, 14], "w")]  # fmt: skip
-    vocab = MotionVocab(16, offset=100)
-    builder = TaskBuilder(load_instructions(), vocab, clips)
-    # a <-> Ma and b <-> Mb, both ways; not the other wave of the same style, not the walk (no side)
-    assert builder.available("edit_other_side") == 4
-    twin = {"a": "Ma", "Ma": "a", "b": "Mb", "Mb": "b"}
-    by_motion = {vocab.motion_to_text(c.tokens): c.name for c in clips}
-    rng = random.Random(0)
-    seen = set()
-    for _ in range(30):
-        ex = builder.sample("edit_other_side", rng)
-        first = next(m for m in by_motion if m in ex.history[0][1])
-        target = next(m for m in by_motion if m in ex.answer)
-        assert by_motion[target] == twin[by_motion[first]]
-        seen.add(by_motion[first])
-    assert seen == set(twin)
 
 
 def test_chat_tasks_answer_in_words_and_other_side_pairs():

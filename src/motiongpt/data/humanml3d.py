@@ -269,7 +269,6 @@ class TokenClip:
         content, style: Bandai Namco labels (None for other sources).
         source: the corpus source (``"bandai-namco-1"``, ``"cmu"``, ...), or None.
         templated: the captions were generated from labels, not written by people.
-        mirror_of: for a left/right mirrored clip, the name of the clip it mirrors; else None.
     """
 
     name: str
@@ -279,7 +278,6 @@ class TokenClip:
     style: str | None = None
     source: str | None = None
     templated: bool = False
-    mirror_of: str | None = None
 
     @property
     def n_tokens(self) -> int:

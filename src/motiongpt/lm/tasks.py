@@ -19,8 +19,7 @@ Tasks (names as in the templates):
 - ``edit_style``, ``edit_faster``, ``edit_slower``, ``edit_other_side``: two-turn conversations over a
   pair of Bandai Namco clips: turn 1 generates clip A from its caption, turn 2 edits it into clip B (same
   content and another style; the same style and a faster / slower gait: walk -> run -> dash; the same
-  style and the mirrored action: wave-left-hand -> wave-right-hand, or with mirrored clips in the data,
-  clip A's own mirror image).
+  style and the mirrored action: wave-left-hand -> wave-right-hand).
 - ``chat_describe`` (after a t2m turn, "describe it" -> the caption) and ``chat_greet`` (a greeting,
   alone or after a motion turn -> a short text reply): chat turns that must be answered in words;
   ``chat_new_request`` (after a t2m turn, a new request -> its motion, not an edit of the first).
@@ -414,17 +413,7 @@ def _style_pairs(clips: Sequence[TokenClip]) -> list[tuple[int, int]]:
 
 
 def _side_pairs(clips: Sequence[TokenClip]) -> list[tuple[int, int]]:
-    """Index pairs (a, b): b does a's action on the other side (wave-left-hand -> wave-right-hand).
-
-    Where the clips hold left/right mirrored twins (``mirror: true``), b is a's own mirror image (both
-    ways), so the answer is the same motion flipped; otherwise b is any clip of the same source and style
-    with the mirrored action label.
-    """
-    index = {c.name: i for i, c in enumerate(clips)}
-    twins = [(index[c.mirror_of], i) for i, c in enumerate(clips) if c.mirror_of in index]
-    twins = [(a, b) for a, b in twins if mirror_label(clips[a].content) != clips[a].content]
-    if twins:
-        return twins + [(b, a) for a, b in twins]
+    """Index pairs (a, b): same source and style, b's action a's mirrored (wave-left-hand -> -right-)."""
     by: dict[tuple, list[int]] = {}
     for i, c in enumerate(clips):
         if c.content and c.style:

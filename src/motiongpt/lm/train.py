@@ -196,15 +196,14 @@ def load_clips(
     """The clips of one split with their motion tokens (``{tokens}/{split}.npz``) and labels; reads the
     corpus's texts and split lists only, not its feature files. With ``cfg.mirror`` the train split also
     holds the mirrored clips of ``{tokens}/train.mirror.npz`` (``motiongpt tokenize --mirror``), named
-    ``M{name}``, with "left" and "right" swapped in their captions and labels and ``mirror_of`` naming
-    the clip each mirrors."""
+    ``M{name}``, with "left" and "right" swapped in their captions and labels."""
     from motiongpt.tokenizer.tokenize import MIRROR
 
     clips = _read_clips(data, Path(tokens) / f"{split}.npz", split, cfg)
     if cfg.mirror and split == "train":
         mirrored = _read_clips(data, Path(tokens) / f"{MIRROR}.npz", split, cfg)
         clips += [
-            dataclasses.replace(c, name=f"M{c.name}", content=mirror_label(c.content), mirror_of=c.name,
+            dataclasses.replace(c, name=f"M{c.name}", content=mirror_label(c.content),
                                 captions=tuple(mirror_caption(t) for t in c.captions))
             for c in mirrored
         ]  # fmt: skip
