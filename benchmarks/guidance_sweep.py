@@ -4,9 +4,10 @@
         --evaluator runs/evaluator --action-classifier runs/action --scales 2 3 4 \
         [--temperatures 0.8 1.0] [--top-k 20 50]
 
-One JSON line per setting of the grid: t2m R@3 / FID / Diversity / action accuracy on val (1 replication,
-no MultiModality) and action accuracy on both packaged paraphrase sets (1 sample of 4 s per prompt, so
-about ±0.07). Temperature and top-k default to the bundle's own; its ``config.yaml`` is left alone.
+One JSON line per setting of the grid: t2m R@3 / FID / Diversity / action accuracy on val
+(``--replications`` draws, default 1; no MultiModality) and action accuracy on both packaged paraphrase
+sets (1 sample of 4 s per prompt, so about ±0.07). Temperature and top-k default to the bundle's own;
+its ``config.yaml`` is left alone.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def main() -> None:
     p.add_argument("--scales", type=float, nargs="+", default=[2.0, 3.0, 4.0])
     p.add_argument("--temperatures", type=float, nargs="+", help="default: the bundle's")
     p.add_argument("--top-k", type=int, nargs="+", help="default: the bundle's")
+    p.add_argument("--replications", type=int, default=1, help="val draws per setting (metrics averaged)")
     args = p.parse_args()
 
     evaluator = T2MEvaluator.from_pretrained(args.evaluator)
@@ -57,11 +59,12 @@ def main() -> None:
     for scale, temperature, top_k in itertools.product(args.scales, temperatures, top_ks):
         t0 = time.perf_counter()
         model.cfg = dataclasses.replace(model.cfg, guidance=scale, temperature=temperature, top_k=top_k)
-        result = evaluate_t2m(model_callable("t2m", model), val, evaluator, replications=1, mm_samples=0,
-                              progress=False, action_classifier=classifier, actions=actions)  # fmt: skip
+        result = evaluate_t2m(model_callable("t2m", model), val, evaluator, replications=args.replications,
+                              mm_samples=0, progress=False, action_classifier=classifier,
+                              actions=actions)  # fmt: skip
         row = result.rows[MODEL]
         out = {"model": str(args.model), "guidance": scale, "temperature": temperature, "top_k": top_k,
-               "split": "val"}
+               "split": "val", "replications": args.replications}
         keep = ("r_precision_top3", "fid", "diversity", "action_accuracy")
         out |= {k: round(row[k]["mean"], 4) for k in keep}
         for name, prompts in prompt_sets.items():

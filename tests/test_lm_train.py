@@ -267,3 +267,6 @@ def test_the_bundled_recipe_names_configs_that_exist():
     assert [p.name for p in recipe.parts][0] == "cpu.yaml" and recipe.bundle["guidance"] > 1
     for part in recipe.parts:
         LMTrainConfig.from_yaml(part)
+    # the bundled model samples with the settings its recipe writes
+    bundled = yaml.safe_load((ROOT / "src" / "motiongpt" / "assets" / "model" / "config.yaml").read_text())
+    assert recipe.bundle and {k: bundled[k] for k in recipe.bundle} == recipe.bundle
