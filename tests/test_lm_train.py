@@ -14,6 +14,7 @@ import yaml
 
 from motiongpt.errors import ConfigError
 from motiongpt.lm.lit import corpus_bleu
+from motiongpt.lm.pipeline import CONFIG_NAME, PipelineConfig
 from motiongpt.lm.train import LMTrainConfig, train_lm
 from test_lm_fixtures import save_tiny_backbone, tiny_lm_config
 
@@ -95,9 +96,14 @@ def test_pretrain_mixture_with_unsupervised_data_and_init(tiny_setup, tmp_path):
     csv.write_text('"Subject","Trial #","Motion Description"\n1,1,"playground - climb, hang"\n2,1,"walk"\n')
     res = _run(tiny_setup, cfg, tmp_path / "pre", text_source=csv)
     assert res.global_step == 3
+    # a bundle's sampling settings carry over to the bundle of a run started from it
+    sampling = dataclasses.replace(PipelineConfig(), guidance=3.0, temperature=0.5)
+    assert PipelineConfig.from_yaml(res.bundle_dir / CONFIG_NAME) == PipelineConfig()
+    sampling.to_yaml(res.bundle_dir / CONFIG_NAME)
     stage3 = _cfg(tiny_setup["causal"], max_steps=2, val_every=2, val_captions=0)
     res3 = _run(tiny_setup, stage3, tmp_path / "inst", init=res.bundle_dir)  # a MotionGPT bundle
     assert res3.global_step == 2 and res3.bundle_dir is not None
+    assert PipelineConfig.from_yaml(res3.bundle_dir / CONFIG_NAME) == sampling
     saved = yaml.safe_load((tmp_path / "inst" / "run.yaml").read_text())
     assert saved["init"] == str(res.bundle_dir)
     with pytest.raises(ConfigError, match="init"):  # resuming must start from the same init

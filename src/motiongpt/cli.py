@@ -447,7 +447,10 @@ def train_lm_cmd(
     stage: Annotated[str, typer.Option(help="pretrain (stage 2) or instruct (stage 3).")] = "instruct",
     config: Annotated[Path | None, typer.Option(help="LMTrainConfig YAML (default: the stage's).")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/lm-STAGE).")] = None,
-    init: Annotated[Path | None, typer.Option(help="Start from this LM folder or MotionGPT bundle.")] = None,
+    init: Annotated[
+        Path | None,
+        typer.Option(help="Start from this LM folder or MotionGPT bundle (its sampling settings kept)."),
+    ] = None,
     tokenizer: Annotated[Path | None, typer.Option(help="Motion tokenizer for the exported bundle.")] = None,
     text_source: Annotated[
         Path | None, typer.Option(help="CMU data.csv, or the shared data folder holding cmu-mocap.tar.xz.")

@@ -24,7 +24,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -44,6 +44,9 @@ from motiongpt.lm.config import LMConfig
 from motiongpt.lm.model import MotionLanguageModel
 from motiongpt.lm.tasks import TaskBuilder, TaskSampler, TokenClip, read_text_source
 from motiongpt.motion.skeleton import MAX_FRAMES
+
+if TYPE_CHECKING:
+    from motiongpt.lm.pipeline import PipelineConfig
 
 log = logging.getLogger(__name__)
 
@@ -270,14 +273,23 @@ class LMTrainResult:
     rank: int = 0  # this process's global rank (only rank 0 writes files and prints)
 
 
-def _load_init(init: Path) -> tuple[MotionLanguageModel, Path | None]:
-    """The model to start from: an LM folder, or a MotionGPT bundle (its LM and its tokenizer folder)."""
+def _load_init(init: Path) -> tuple[MotionLanguageModel, Path | None, PipelineConfig | None]:
+    """The model to start from: an LM folder, or a MotionGPT bundle (its LM, its tokenizer folder and its
+    sampling settings, a ``PipelineConfig``; None for an LM folder)."""
+    from motiongpt.lm.pipeline import CONFIG_NAME, PipelineConfig
+
+    sampling = None
     if (init / "lm").is_dir() and (init / "tokenizer").is_dir():  # a MotionGPT bundle
         lm_dir, tok_dir = init / "lm", init / "tokenizer"
+        if (init / CONFIG_NAME).is_file():
+            try:
+                sampling = PipelineConfig.from_yaml(init / CONFIG_NAME)
+            except ConfigError as e:
+                raise CheckpointError(f"{init / CONFIG_NAME}: {e}") from None
     else:
         lm_dir, tok_dir = init, None
     model = MotionLanguageModel.from_pretrained(lm_dir)
-    return model.train(), tok_dir
+    return model.train(), tok_dir, sampling
 
 
 def _find_tokenizer(tokens: Path, given: str | os.PathLike | None) -> Path | None:
@@ -324,7 +336,8 @@ def train_lm(
         tokens: the folder of ``{split}.npz`` token files written by ``motiongpt tokenize``.
         out: the run folder (created). Refuses to overwrite a run unless ``resume``.
         init: start from this LM folder or MotionGPT bundle (the previous stage) instead of
-            ``cfg.model``'s backbone; the model config then comes from it.
+            ``cfg.model``'s backbone; the model config then comes from it, and from a bundle also the
+            sampling settings of the exported bundle (guidance, temperature, ...).
         tokenizer: the motion tokenizer folder to put in the exported bundle (default: the parent of
             ``tokens`` when it is one, else the bundle of ``init``).
         text_source: ``CMU data.csv`` or the shared data folder, for text-only data (stage 2) and the
@@ -360,8 +373,9 @@ def train_lm(
     seed_everything(cfg.seed)
 
     tok_dir: Path | None = None
+    sampling: PipelineConfig | None = None  # the exported bundle's: init's, when init is a bundle
     if init is not None:
-        model, tok_dir = _load_init(Path(init))
+        model, tok_dir, sampling = _load_init(Path(init))
         if model.cfg.codebook_size != cfg.model.codebook_size:
             log.info("init %s has codebook_size %d; using it", init, model.cfg.codebook_size)
         cfg = dataclasses.replace(cfg, model=model.cfg)
@@ -433,7 +447,7 @@ def train_lm(
     if trainer.is_global_zero:
         model.cpu().eval()
         model.save_pretrained(lm_dir)
-        bundle_dir = _export_bundle(model, tok_dir, out / "motiongpt")
+        bundle_dir = _export_bundle(model, tok_dir, out / "motiongpt", sampling)
         log.info("exported the LM to %s (step %d)", lm_dir, trainer.global_step)
     trainer.strategy.barrier("lm-exported")  # every process returns once the exported folders exist
     metrics = {
@@ -444,8 +458,11 @@ def train_lm(
     )
 
 
-def _export_bundle(model: MotionLanguageModel, tok_dir: Path | None, target: Path) -> Path | None:
-    """``MotionGPT.save_pretrained(target)`` when the motion tokenizer is known."""
+def _export_bundle(
+    model: MotionLanguageModel, tok_dir: Path | None, target: Path, sampling: PipelineConfig | None = None
+) -> Path | None:
+    """``MotionGPT.save_pretrained(target)`` when the motion tokenizer is known, sampling with
+    ``sampling`` (None: the default ``PipelineConfig``)."""
     if tok_dir is None:
         log.warning("no motion tokenizer known (pass --tokenizer): exported the LM only, no MotionGPT bundle")
         return None
@@ -456,7 +473,7 @@ def _export_bundle(model: MotionLanguageModel, tok_dir: Path | None, target: Pat
         motion_tokenizer = MotionTokenizer.from_pretrained(tok_dir)
     except (OSError, ValueError) as e:
         raise CheckpointError(f"{tok_dir}: cannot load the motion tokenizer for the bundle: {e}") from None
-    MotionGPT(lm=model, tokenizer=motion_tokenizer).save_pretrained(target)
+    MotionGPT(lm=model, tokenizer=motion_tokenizer, cfg=sampling).save_pretrained(target)
     log.info("exported the MotionGPT bundle to %s", target)
     return target
 
