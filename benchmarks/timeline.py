@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=4.0)
     parser.add_argument("--corpus-clips", type=int, default=400, help="test clips for the percentiles")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--join-seconds", type=float, default=0.4, help="re-written on each side of a seam")
     args = parser.parse_args()
 
     from motiongpt.eval.action import load_prompts
@@ -105,7 +106,7 @@ def main() -> None:
     for i, tl in enumerate(timelines):
         segments = [(p, s) for _, p, s in tl]
         start = time.perf_counter()
-        motion = model.generate_timeline(segments, seed=i)
+        motion = model.generate_timeline(segments, seed=i, join_seconds=args.join_seconds)
         elapsed += time.perf_counter() - start
         bounds = segment_frames([s for _, s in segments], model.frames_per_token)
         row = {
@@ -132,6 +133,7 @@ def main() -> None:
         "model": str(model_dir),
         "timelines": len(rows),
         "segments_per_timeline": args.segments,
+        "join_seconds": args.join_seconds,
         "length_error_per_segment_max_s": round(worst_length, 3),
         "length_within_one_token": worst_length <= 0.2 + 1e-6,
         "seams_within_inside_range": all(
