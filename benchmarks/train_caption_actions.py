@@ -20,8 +20,9 @@ from motiongpt.data import HumanML3D
 from motiongpt.data.manifest import read_manifest
 from motiongpt.eval.action import ActionClassifier, action_of
 from motiongpt.lm.pipeline import MotionGPT
+from motiongpt.motion.skeleton import FPS
 
-FRAMES = 80  # 4 s at 20 fps
+FRAMES = 80  # 4 s
 
 
 def main() -> None:
@@ -41,7 +42,7 @@ def main() -> None:
         items = [train[i] for i in picked[: args.clips]]
         real = classifier.predict([item.features[:FRAMES] for item in items])
         captions = [item.captions[0].text for item in items]
-        generated = [model.generate_motion(c, seconds=FRAMES / 20, seed=i).features
+        generated = [model.generate_motion(c, seconds=FRAMES / FPS, seed=i).features
                      for i, c in enumerate(captions)]  # fmt: skip
         print(json.dumps({
             "action": action, "clips": len(items), "real": dict(Counter(real)),

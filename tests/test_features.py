@@ -9,7 +9,7 @@ import torch
 from conftest import shared_data
 from motiongpt.errors import InvalidMotionError
 from motiongpt.motion import check_features, check_joints, features_to_joints, joints_to_features
-from motiongpt.motion.rotations import rotate_y
+from motiongpt.motion.rotations import cont6d_to_matrix, quat_to_cont6d, rotate_y
 from motiongpt.motion.skeleton import (
     FEATURE_DIM,
     FOOT_CONTACT,
@@ -179,3 +179,13 @@ def test_finite_check_is_exact_when_the_sum_overflows():
         check_features(big)
     with pytest.raises(InvalidMotionError, match="NaN or inf"):
         check_joints(torch.full((3, 22, 3), float("nan")))
+
+
+def test_6d_rotations_round_trip_through_matrices():
+    q = torch.nn.functional.normalize(torch.randn(64, 4, generator=torch.Generator().manual_seed(0)), dim=-1)
+    six = quat_to_cont6d(q)  # (64, 6)
+    m = cont6d_to_matrix(six)  # (64, 3, 3)
+    assert torch.allclose(m.transpose(-1, -2) @ m, torch.eye(3).expand(64, 3, 3), atol=1e-5)
+    assert torch.allclose(torch.linalg.det(m), torch.ones(64), atol=1e-5)
+    assert torch.allclose(torch.cat((m[..., 0], m[..., 1]), -1), six, atol=1e-5)  # the first two columns
+    assert torch.allclose(cont6d_to_matrix(3.0 * six), m, atol=1e-5)  # any scale: the same rotation

@@ -94,6 +94,18 @@ class PipelineConfig(YamlConfig):
     def sampling(self) -> Sampling:
         return Sampling(temperature=float(self.temperature), top_k=int(self.top_k), top_p=float(self.top_p))
 
+    @classmethod
+    def from_bundle(cls, directory: str | os.PathLike) -> PipelineConfig:
+        """A bundle folder's settings: its ``config.yaml``, or the defaults where it has none;
+        CheckpointError naming a file that is not a valid config."""
+        path = Path(directory) / CONFIG_NAME
+        if not path.is_file():
+            return cls()
+        try:
+            return cls.from_yaml(path)
+        except ConfigError as e:
+            raise CheckpointError(f"{path}: {e}") from None
+
 
 # --- Motion and Reply ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -249,12 +261,7 @@ class MotionGPT:
         for part in ("tokenizer", "lm"):
             if not (directory / part).is_dir():
                 raise CheckpointError(f"{directory}: not a MotionGPT folder ({part}/ is missing)")
-        cfg = PipelineConfig()
-        if (directory / CONFIG_NAME).is_file():
-            try:
-                cfg = PipelineConfig.from_yaml(directory / CONFIG_NAME)
-            except ConfigError as e:
-                raise CheckpointError(f"{directory / CONFIG_NAME}: {e}") from None
+        cfg = PipelineConfig.from_bundle(directory)
         lm = load_lean_for_inference(directory / "lm") if lean and merge_lora and half_gemv else None
         with _quiet_loading() if lm is None else contextlib.nullcontext():  # no transformers to quiet
             tokenizer = MotionTokenizer.from_pretrained(directory / "tokenizer")

@@ -276,16 +276,12 @@ class LMTrainResult:
 def _load_init(init: Path) -> tuple[MotionLanguageModel, Path | None, PipelineConfig | None]:
     """The model to start from: an LM folder, or a MotionGPT bundle (its LM, its tokenizer folder and its
     sampling settings, a ``PipelineConfig``; None for an LM folder)."""
-    from motiongpt.lm.pipeline import CONFIG_NAME, PipelineConfig
+    from motiongpt.lm.pipeline import PipelineConfig
 
     sampling = None
     if (init / "lm").is_dir() and (init / "tokenizer").is_dir():  # a MotionGPT bundle
         lm_dir, tok_dir = init / "lm", init / "tokenizer"
-        if (init / CONFIG_NAME).is_file():
-            try:
-                sampling = PipelineConfig.from_yaml(init / CONFIG_NAME)
-            except ConfigError as e:
-                raise CheckpointError(f"{init / CONFIG_NAME}: {e}") from None
+        sampling = PipelineConfig.from_bundle(init)
     else:
         lm_dir, tok_dir = init, None
     model = MotionLanguageModel.from_pretrained(lm_dir)

@@ -1,4 +1,4 @@
-"""Quaternion and yaw-rotation helpers in torch (quaternions are (w, x, y, z), last dim).
+"""Quaternion, 6D-rotation and yaw-rotation helpers in torch (quaternions are (w, x, y, z), last dim).
 
 All functions broadcast over leading dims and are differentiable; they do no input checks (internal use).
 """
@@ -49,6 +49,15 @@ def quat_to_cont6d(q: torch.Tensor) -> torch.Tensor:
     col0 = torch.stack((1 - 2 * (y * y + z * z), 2 * (x * y + w * z), 2 * (x * z - w * y)), dim=-1)
     col1 = torch.stack((2 * (x * y - w * z), 1 - 2 * (x * x + z * z), 2 * (y * z + w * x)), dim=-1)
     return torch.cat((col0, col1), dim=-1)
+
+
+def cont6d_to_matrix(x: torch.Tensor) -> torch.Tensor:
+    """Continuous 6D rotations (..., 6) (a matrix's first two columns, as :func:`quat_to_cont6d` writes
+    them) -> rotation matrices (..., 3, 3), by Gram-Schmidt (any 6 numbers give a rotation)."""
+    a, b = x[..., :3], x[..., 3:]
+    c0 = torch.nn.functional.normalize(a, dim=-1)
+    c1 = torch.nn.functional.normalize(b - (c0 * b).sum(-1, keepdim=True) * c0, dim=-1)
+    return torch.stack((c0, c1, torch.linalg.cross(c0, c1)), dim=-1)
 
 
 def yaw_quat(angle: torch.Tensor) -> torch.Tensor:

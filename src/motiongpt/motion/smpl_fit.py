@@ -47,6 +47,7 @@ import torch
 from motiongpt._io import atomic_dir, atomic_path, atomic_save_npy
 from motiongpt._lazy import require
 from motiongpt.errors import CheckpointError, InvalidMotionError
+from motiongpt.motion.rotations import cont6d_to_matrix
 from motiongpt.motion.skeleton import N_JOINTS, PARENTS
 from motiongpt.motion.validate import check_joints
 
@@ -221,14 +222,6 @@ def load_smpl_model(model_dir: str | os.PathLike, gender: str = "neutral") -> An
 
 
 # --- rotations ----------------------------------------------------------------------------------------------
-
-
-def _rot6d_to_matrix(x: torch.Tensor) -> torch.Tensor:
-    """Continuous 6D rotations (..., 6) (a matrix's first two columns) -> rotation matrices (..., 3, 3)."""
-    a, b = x[..., :3], x[..., 3:]
-    c0 = torch.nn.functional.normalize(a, dim=-1)
-    c1 = torch.nn.functional.normalize(b - (c0 * b).sum(-1, keepdim=True) * c0, dim=-1)
-    return torch.stack((c0, c1, torch.linalg.cross(c0, c1)), dim=-1)
 
 
 def _shortest_arc(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -425,7 +418,7 @@ def fit_smpl(
     eye = torch.eye(3, dtype=torch.float64)
 
     def posed_joints() -> tuple[torch.Tensor, torch.Tensor]:
-        rot = _rot6d_to_matrix(six)  # (T, 24, 3, 3)
+        rot = cont6d_to_matrix(six)  # (T, 24, 3, 3)
         rest = j_template + torch.einsum("jcb,b->jc", j_shapedirs, betas[0])  # (24, 3)
         posed, _ = batch_rigid_transform(rot, rest.expand(n_frames, -1, -1), parents, dtype=torch.float64)
         return posed[:, :N_JOINTS] + transl[:, None], rot  # (T, 22, 3), (T, 24, 3, 3)
