@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 from motiongpt._io import atomic_write_text
 from motiongpt.errors import USER_ERRORS, InvalidRequestError, user_message
-from motiongpt.lm.pipeline import MotionGPT, check_text
+from motiongpt.lm.inputs import check_text
+from motiongpt.lm.pipeline import MotionGPT
 from motiongpt.motion.bvh.export import check_rig
 from motiongpt.motion.motion import Motion
 

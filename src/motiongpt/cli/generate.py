@@ -98,7 +98,7 @@ def generate(
     rig: RigOption = "smpl",
 ) -> None:
     """Text to motion: joints (T, 22, 3) as .npy, a .bvh and a skeleton video."""
-    from motiongpt.lm.pipeline import check_text
+    from motiongpt.lm.inputs import check_text
     from motiongpt.motion.bvh.export import check_rig
 
     check_text(text, "the prompt")

@@ -25,7 +25,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import re
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from motiongpt.lm.generation import (
     seconds_to_tokens,
 )
 from motiongpt.lm.inference_cache import load_for_inference, load_lean_for_inference
+from motiongpt.lm.inputs import as_batch, check_characters, check_text, one_input, per_item
 from motiongpt.lm.model import MotionLanguageModel
 from motiongpt.lm.tasks import inbetween_gap, inbetween_text, seconds_text
 from motiongpt.lm.timeline import MAX_SEGMENT_SECONDS, check_timeline, plan_seams
@@ -60,7 +60,6 @@ log = logging.getLogger(__name__)
 
 CONFIG_NAME = "config.yaml"
 BUNDLED = "default"  # the name of the model shipped inside the package (``from_pretrained()``)
-MAX_PROMPT_CHARS = 600  # a description's length limit on every surface (the model reads 256 tokens)
 PromptStyle = Literal["canonical", "instruct"]
 
 #: The tasks :meth:`MotionGPT.prompt` asks for (the registry's prompted tasks, motiongpt.data.tasks).
@@ -121,62 +120,6 @@ class Reply:
 
 
 # --- the pipeline -------------------------------------------------------------------------------------
-def _batch(x: Any, name: str) -> list:
-    """The inputs of a ``*_batch`` method: a non-empty list or tuple."""
-    if not isinstance(x, list | tuple):
-        raise InvalidRequestError(f"{name} must be a list (one item per input), got {type(x).__name__}")
-    if not x:
-        raise InvalidRequestError(f"{name} is an empty list")
-    return list(x)
-
-
-def _one(x: Any, what: str, method: str) -> None:
-    """The input of a single method: one item; a list or tuple gets a pointer to the ``*_batch`` method."""
-    if isinstance(x, list | tuple):
-        raise InvalidRequestError(f"{method} takes one {what}; for several use {method}_batch")
-
-
-def _per_item(value: Any, n: int, name: str) -> list:
-    if isinstance(value, list | tuple):
-        if len(value) != n:
-            raise InvalidRequestError(f"{name} has {len(value)} entries for {n} inputs")
-        return list(value)
-    return [value] * n
-
-
-def check_text(text: Any, what: str = "text") -> None:
-    """Raise InvalidRequestError unless ``text`` is a non-empty string of at most
-    :data:`MAX_PROMPT_CHARS` characters (cheap: before loading a model). ``what`` names it in the message."""
-    if not isinstance(text, str):
-        raise InvalidRequestError(f"{what} must be a string, got {type(text).__name__} {text!r:.60}")
-    if not text.strip():
-        raise InvalidRequestError(f"{what} is empty: describe a motion, e.g. 'a person walks forward'")
-    if len(text.strip()) > MAX_PROMPT_CHARS:
-        raise InvalidRequestError(
-            f"{what} is {len(text.strip())} characters long; the model reads at most {MAX_PROMPT_CHARS}: "
-            "shorten it"
-        )
-    check_characters(text, what)
-
-
-def check_characters(text: str, what: str = "text") -> None:
-    """InvalidRequestError when ``text`` holds bytes that were not UTF-8 or control characters."""
-    if (bad := _UNDECODED.search(text)) is not None:  # non-UTF-8 bytes (argv, a file) decoded as surrogates
-        raise InvalidRequestError(
-            f"{what} is not valid UTF-8 text (undecodable bytes at character {bad.start() + 1}): "
-            "type it again in UTF-8"
-        )
-    if (bad := _CONTROL.search(text)) is not None:
-        raise InvalidRequestError(
-            f"{what} holds a control character ({bad.group()!r} at character {bad.start() + 1}): "
-            "use plain text"
-        )
-
-
-_UNDECODED = re.compile("[\ud800-\udfff]")  # lone surrogates, as errors="surrogateescape" gives
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, newline and return are fine
-
-
 def bundled_model() -> Path:
     """The folder of the model shipped inside the installed package (``assets/model``)."""
     return Path(str(files("motiongpt") / "assets" / "model"))
@@ -370,8 +313,8 @@ class MotionGPT:
         classifier-free guidance scale (1 = off).
         Several texts: :meth:`generate_motion_batch`.
         """
-        _one(text, "text", "generate_motion")
-        _one(seconds, "length (seconds)", "generate_motion")
+        one_input(text, "text", "generate_motion")
+        one_input(seconds, "length (seconds)", "generate_motion")
         return self.generate_motion_batch([text], seconds, seed, allow_long, temperature, top_k, top_p,
                                           guidance)[0]  # fmt: skip
 
@@ -388,10 +331,10 @@ class MotionGPT:
     ) -> list[Motion]:
         """Texts -> one motion each, in one batched decoding run; ``seconds`` is one length for all or
         one per text. Otherwise as :meth:`generate_motion`."""
-        texts = _batch(texts, "text")
+        texts = as_batch(texts, "text")
         for t in texts:
             check_text(t)
-        n_tokens = [self._tokens_for(s) for s in _per_item(seconds, len(texts), "seconds")]
+        n_tokens = [self._tokens_for(s) for s in per_item(seconds, len(texts), "seconds")]
         motion_token_limits(self.lm, n_tokens, allow_long, self.frames_per_token)  # fail before encoding
         prompts = [
             self.prompt("t2m", Caption=t.strip()) if n is None
@@ -410,12 +353,12 @@ class MotionGPT:
     def caption(self, motion: Any) -> str:
         """Motion (a Motion, a ``.bvh`` / ``.npy`` path, joints or features) -> a caption, greedy.
         Several motions: :meth:`caption_batch`."""
-        _one(motion, "motion", "caption")
+        one_input(motion, "motion", "caption")
         return self.caption_batch([motion])[0]
 
     def caption_batch(self, motions: Sequence[Any]) -> list[str]:
         """Motions -> one caption each (greedy, one batched run; the same as one by one)."""
-        motions = _batch(motions, "motion")
+        motions = as_batch(motions, "motion")
         prompts = [self.prompt("m2t", Motion=self.vocab.motion_to_text(self.encode(m))) for m in motions]
         rows = generate_text(self.lm, prompts, sampling=GREEDY, mode="text")
         return [self._text(row) for row in rows]
@@ -426,7 +369,7 @@ class MotionGPT:
         """Continue a motion. Returns the given motion followed by ``seconds`` of continuation
         (decoded together, so the seam is smooth); ``seconds=None`` lets the model choose the length.
         Several motions: :meth:`predict_batch`."""
-        _one(motion, "motion", "predict")
+        one_input(motion, "motion", "predict")
         return self.predict_batch([motion], seconds, seed, allow_long)[0]
 
     def predict_batch(
@@ -437,7 +380,7 @@ class MotionGPT:
         allow_long: bool = False,
     ) -> list[Motion]:
         """Each motion continued (one batched run), as :meth:`predict`."""
-        motions = _batch(motions, "motion")
+        motions = as_batch(motions, "motion")
         given = [self.encode(m) for m in motions]
         n = self._tokens_for(seconds)
         prompts = [self.prompt("pred", Motion=self.vocab.motion_to_text(g)) for g in given]
@@ -452,8 +395,8 @@ class MotionGPT:
         The middle lasts ``seconds`` (default: as long as start and end together, the training ratio).
         Several pairs: :meth:`inbetween_batch`.
         """
-        _one(start, "start motion", "inbetween")
-        _one(end, "end motion", "inbetween")
+        one_input(start, "start motion", "inbetween")
+        one_input(end, "end motion", "inbetween")
         return self.inbetween_batch([start], [end], seconds, seed)[0]
 
     def inbetween_batch(
@@ -464,7 +407,7 @@ class MotionGPT:
         seed: int | None = None,
     ) -> list[Motion]:
         """Each ``starts[i]`` to ``ends[i]`` (one batched run), as :meth:`inbetween`."""
-        starts, ends = _batch(starts, "start"), _batch(ends, "end")
+        starts, ends = as_batch(starts, "start"), as_batch(ends, "end")
         if len(ends) != len(starts):
             raise InvalidRequestError(f"got {len(starts)} start motions but {len(ends)} end motions")
         heads, tails = [self.encode(s) for s in starts], [self.encode(e) for e in ends]
@@ -534,7 +477,7 @@ class MotionGPT:
         chooses.
         Several conversations: :meth:`chat_batch`."""
         if isinstance(messages, list | tuple) and messages:
-            _one(messages[0], "conversation (a list of messages)", "chat")
+            one_input(messages[0], "conversation (a list of messages)", "chat")
         return self.chat_batch([messages], seed, seconds)[0]
 
     def chat_batch(
@@ -547,7 +490,7 @@ class MotionGPT:
         n = self._tokens_for(seconds)
         if n is not None:
             motion_token_limits(self.lm, [n], frames_per_token=self.frames_per_token)
-        convs = [list(c) for c in _batch(conversations, "conversations")]
+        convs = [list(c) for c in as_batch(conversations, "conversations")]
         texts = [self._conversation(c) for c in convs]
         for text, conv in zip(texts, convs, strict=True):
             last = conv[-1]["content"]

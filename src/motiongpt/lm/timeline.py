@@ -29,6 +29,7 @@ from typing import Any
 
 from motiongpt.errors import InvalidRequestError
 from motiongpt.lm.generation import seconds_to_tokens
+from motiongpt.lm.inputs import check_text
 from motiongpt.motion.skeleton import FPS, MAX_SECONDS
 from motiongpt.tokenizer.config import DEFAULT_FRAMES_PER_TOKEN
 
@@ -51,8 +52,6 @@ def check_segment(prompt: Any, seconds: Any, where: str) -> tuple[str, float]:
     """One segment, checked: ``(prompt stripped, seconds)``; InvalidRequestError naming ``where``."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise InvalidRequestError(f"{where}: no prompt: describe the motion, e.g. 'a person walks forward'")
-    from motiongpt.lm.pipeline import check_text  # here: the pipeline imports this module
-
     try:
         check_text(prompt, "the prompt")  # its length and characters, before any model is loaded
     except InvalidRequestError as e:

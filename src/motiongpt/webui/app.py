@@ -25,7 +25,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402  (after the analytics switch)
 
 from motiongpt.errors import USER_ERRORS, InvalidRequestError, user_message  # noqa: E402
-from motiongpt.lm.pipeline import MAX_PROMPT_CHARS, MotionGPT  # noqa: E402
+from motiongpt.lm.inputs import MAX_PROMPT_CHARS  # noqa: E402
+from motiongpt.lm.pipeline import MotionGPT  # noqa: E402
 from motiongpt.webui.batching import MAX_BATCH, BatchingPipeline  # noqa: E402
 from motiongpt.webui.session import MAX_SECONDS, VIDEO_SIZE, MotionChat, Turn  # noqa: E402
 

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from motiongpt.lm.pipeline import check_text
+from motiongpt.lm.inputs import check_text
 
 log = logging.getLogger(__name__)
 

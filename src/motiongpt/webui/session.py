@@ -26,7 +26,8 @@ from typing import Literal
 import numpy as np
 
 from motiongpt.errors import InvalidMotionError, InvalidRequestError, MotionGPTError
-from motiongpt.lm.pipeline import MotionGPT, check_text
+from motiongpt.lm.inputs import check_text
+from motiongpt.lm.pipeline import MotionGPT
 from motiongpt.lm.timeline import check_segment
 from motiongpt.motion.io import load_joints
 from motiongpt.motion.motion import Motion, MotionFiles
