@@ -19,17 +19,9 @@ import json
 import time
 from pathlib import Path
 
-from motiongpt.data import HumanML3D
-from motiongpt.eval.action import (
-    INDEPENDENT_PARAPHRASES,
-    PARAPHRASES,
-    ActionClassifier,
-    load_prompts,
-    prompt_action_accuracy,
-)
+from motiongpt.eval.action import ActionClassifier
 from motiongpt.eval.evaluator import T2MEvaluator
-from motiongpt.eval.protocol import MODEL, evaluate_t2m
-from motiongpt.eval.run import corpus_actions, model_callable
+from motiongpt.eval.run import val_measures
 from motiongpt.lm.pipeline import MotionGPT
 
 
@@ -46,30 +38,16 @@ def main() -> None:
     args = p.parse_args()
 
     evaluator = T2MEvaluator.from_pretrained(args.evaluator)
-    val = HumanML3D(args.data, "val", max_frames=evaluator.cfg.max_motion_len)
-    classifier = ActionClassifier.from_pretrained(args.action_classifier)
-    actions = corpus_actions(args.data)
-    prompt_sets = {
-        "paraphrases": load_prompts(PARAPHRASES),
-        "independent": load_prompts(INDEPENDENT_PARAPHRASES),
-    }
+    measure = val_measures(args.data, evaluator, ActionClassifier.from_pretrained(args.action_classifier))
     model = MotionGPT.from_pretrained(args.model)
     temperatures = args.temperatures or [model.cfg.temperature]
     top_ks = args.top_k or [model.cfg.top_k]
     for scale, temperature, top_k in itertools.product(args.scales, temperatures, top_ks):
         t0 = time.perf_counter()
         model.cfg = dataclasses.replace(model.cfg, guidance=scale, temperature=temperature, top_k=top_k)
-        result = evaluate_t2m(model_callable("t2m", model), val, evaluator, replications=args.replications,
-                              mm_samples=0, progress=False, action_classifier=classifier,
-                              actions=actions)  # fmt: skip
-        row = result.rows[MODEL]
         out = {"model": str(args.model), "guidance": scale, "temperature": temperature, "top_k": top_k,
                "split": "val", "replications": args.replications}
-        keep = ("r_precision_top3", "fid", "diversity", "action_accuracy")
-        out |= {k: round(row[k]["mean"], 4) for k in keep}
-        for name, prompts in prompt_sets.items():
-            acc = prompt_action_accuracy(model_callable("t2m", model), prompts, classifier, samples=1)
-            out[name] = round(acc["action_accuracy"], 3)
+        out |= measure(model, args.replications)
         print(json.dumps(out | {"seconds": round(time.perf_counter() - t0, 1)}), flush=True)
 
 

@@ -2,12 +2,13 @@
 
 Trains ``configs/lm/*.yaml`` (with ``--set`` overrides) for ``--minutes`` of training time and, every
 ``--eval-every`` minutes (evaluation time not counted), measures on the **val** split with the project's
-evaluator: R-precision top-3, FID and, with ``--action-classifier``, action accuracy; one replication,
-no MultiModality. Prints one JSON object: the recipe, its cost per step and the curve.
+evaluator: R-precision top-3, FID, Diversity and, with ``--action-classifier``, the action accuracy of the
+val captions and of both packaged paraphrase sets (``eval.run.val_measures``; one replication, no
+MultiModality). Prints one JSON object: the recipe, its cost per step and the curve.
 
     python benchmarks/learning_curve.py --config configs/lm/cpu.yaml --data corpus --tokens TOK/tokens \
         --tokenizer TOK --evaluator runs/evaluator --action-classifier runs/action --minutes 20 \
-        --eval-every 5 --out runs/curve-cpu [--set keep_layers=4 ...] [--guidance 3]
+        --eval-every 5 --guidance 2 --temperature 0.45 --out runs/curve-cpu [--set keep_layers=4 ...]
 
 Compare levers by running it once per recipe on the same machine, one at a time (the figures are wall
 time on a shared CPU: run nothing else meanwhile).
@@ -24,8 +25,7 @@ import lightning as L
 
 from motiongpt.eval.action import ActionClassifier
 from motiongpt.eval.evaluator import T2MEvaluator
-from motiongpt.eval.protocol import MODEL, evaluate_t2m
-from motiongpt.eval.run import corpus_actions, model_callable
+from motiongpt.eval.run import val_measures
 from motiongpt.lm.pipeline import MotionGPT, PipelineConfig
 from motiongpt.lm.train import LMTrainConfig, train_lm
 from motiongpt.tokenizer.model import MotionTokenizer
@@ -69,28 +69,21 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=20.0)
     p.add_argument("--eval-every", type=float, default=5.0, help="minutes of training between evaluations")
     p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance when sampling")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
 
     cfg = LMTrainConfig.from_yaml(args.config).with_overrides(args.overrides)
     evaluator = T2MEvaluator.from_pretrained(args.evaluator)
-    from motiongpt.data import HumanML3D
-
-    val = HumanML3D(args.data, "val", max_frames=evaluator.cfg.max_motion_len)
-    motion_tokenizer = MotionTokenizer.from_pretrained(args.tokenizer)
     classifier = ActionClassifier.from_pretrained(args.action_classifier) if args.action_classifier else None
-    actions = corpus_actions(args.data) if classifier else None
+    measure = val_measures(args.data, evaluator, classifier)
+    motion_tokenizer = MotionTokenizer.from_pretrained(args.tokenizer)
+    sampling = PipelineConfig(guidance=args.guidance, temperature=args.temperature)
 
     def evaluate(lm) -> dict:
         t0 = time.perf_counter()
-        mg = MotionGPT(lm, motion_tokenizer, PipelineConfig(guidance=args.guidance))
-        result = evaluate_t2m(
-            model_callable("t2m", mg), val, evaluator, replications=1, mm_samples=0, progress=False,
-            action_classifier=classifier, actions=actions,
-        )  # fmt: skip
-        row = result["rows"][MODEL]
-        keep = ("r_precision_top3", "fid", "diversity", "action_accuracy")
-        return {k: row[k]["mean"] for k in keep if k in row} | {"eval_s": round(time.perf_counter() - t0, 1)}
+        figures = measure(MotionGPT(lm, motion_tokenizer, sampling))
+        return figures | {"eval_s": round(time.perf_counter() - t0, 1)}
 
     probe = CurveProbe(evaluate, args.eval_every * 60, args.minutes * 60)
     t0 = time.perf_counter()
@@ -98,7 +91,7 @@ def main() -> None:
                       text_source=args.text_source, progress_bar=False, callbacks=[probe])  # fmt: skip
     print(json.dumps({
         "config": str(args.config), "overrides": args.overrides, "guidance": args.guidance,
-        "budget_minutes": args.minutes, "steps": result.global_step,
+        "temperature": args.temperature, "budget_minutes": args.minutes, "steps": result.global_step,
         "s_per_step": round(probe.train_s / max(1, result.global_step), 3),
         "wall_minutes": round((time.perf_counter() - t0) / 60, 1), "split": "val", "curve": probe.points,
     }, indent=2))  # fmt: skip

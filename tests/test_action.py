@@ -138,3 +138,25 @@ def test_independent_paraphrase_set_covers_every_action():
     assert all(len(v) == 3 for v in prompts.values())
     texts = [t for v in prompts.values() for t in v]
     assert len(set(texts)) == len(texts) == 69
+
+
+def test_val_measures_score_a_model_on_val_and_both_paraphrase_sets(tmp_path, tiny_dirs):
+    from conftest import tiny_evaluator_config, toy_word_vectors
+    from motiongpt.eval.action import ActionClassifierConfig
+    from motiongpt.eval.evaluator import T2MEvaluator
+    from motiongpt.eval.run import val_measures
+    from motiongpt.lm.pipeline import MotionGPT
+    from test_lm_fixtures import save_tiny_bundle
+
+    corpus = labelled_corpus(tmp_path / "corpus", n_clips=200)  # 33 val clips: one batch of R-precision
+    evaluator = T2MEvaluator(tiny_evaluator_config())
+    evaluator.set_word_vectors(toy_word_vectors(["unk", "sos", "eos", "bow", "kick"], 8))
+    classes = tuple(sorted({action_of(c) for c in CONTENT_PHRASES}))  # every action of the paraphrase sets
+    classifier = ActionClassifier(ActionClassifierConfig(classes=classes), np.zeros(263), np.ones(263))
+    model = MotionGPT.from_pretrained(save_tiny_bundle(tmp_path / "bundle", tiny_dirs["causal"]))
+
+    out = val_measures(corpus, evaluator, classifier)(model)
+    rates = ("r_precision_top3", "action_accuracy", "paraphrases", "independent")
+    assert set(out) == {*rates, "fid", "diversity"}
+    assert all(0.0 <= out[k] <= 1.0 for k in rates) and out["fid"] >= 0.0 and out["diversity"] > 0.0
+    assert set(val_measures(corpus, evaluator)(model)) == {"r_precision_top3", "fid", "diversity"}

@@ -12,9 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from motiongpt.eval.action import ActionClassifier, action_of, load_prompts, prompt_action_accuracy
+from motiongpt.eval.action import (
+    INDEPENDENT_PARAPHRASES,
+    PARAPHRASES,
+    ActionClassifier,
+    action_of,
+    load_prompts,
+    prompt_action_accuracy,
+)
 from motiongpt.eval.evaluator import T2MEvaluator
-from motiongpt.eval.protocol import evaluate_inbetween, evaluate_m2t, evaluate_pred, evaluate_t2m
+from motiongpt.eval.protocol import MODEL, evaluate_inbetween, evaluate_m2t, evaluate_pred, evaluate_t2m
 from motiongpt.eval.result import EvalResult, EvalSettings
 from motiongpt.motion.skeleton import FPS
 
@@ -145,4 +152,36 @@ def run_action_prompts(
             "seed": seed, **result}  # fmt: skip
 
 
-__all__ = ["corpus_actions", "model_callable", "run_action_prompts", "run_evaluation"]
+def val_measures(
+    data: str | Path, evaluator: T2MEvaluator, classifier: ActionClassifier | None = None
+) -> Callable[..., dict[str, float]]:
+    """The figures a recipe and its sampling are chosen by, on the **val** split, as a callable
+    ``measure(model, replications=1) -> dict`` of a loaded ``MotionGPT``.
+
+    t2m R@3, FID and Diversity (``replications`` draws, no MultiModality); with ``classifier`` also the
+    action accuracy of the val captions and of both packaged paraphrase sets (``paraphrases``,
+    ``independent``: 1 sample of 4 s per prompt, so about ±0.07).
+    """
+    from motiongpt.data import HumanML3D
+
+    val = HumanML3D(data, "val", max_frames=evaluator.cfg.max_motion_len)
+    actions = corpus_actions(data) if classifier else None
+    prompt_sets = {"paraphrases": load_prompts(PARAPHRASES),
+                   "independent": load_prompts(INDEPENDENT_PARAPHRASES)}  # fmt: skip
+
+    def measure(model: Any, replications: int = 1) -> dict[str, float]:
+        result = evaluate_t2m(model_callable("t2m", model), val, evaluator, replications=replications,
+                              mm_samples=0, progress=False, action_classifier=classifier,
+                              actions=actions)  # fmt: skip
+        row = result.rows[MODEL]
+        keep = ("r_precision_top3", "fid", "diversity", "action_accuracy")
+        out = {k: round(row[k]["mean"], 4) for k in keep if k in row}
+        for name, prompts in prompt_sets.items() if classifier else ():
+            acc = prompt_action_accuracy(model_callable("t2m", model), prompts, classifier, samples=1)
+            out[name] = round(acc["action_accuracy"], 3)
+        return out
+
+    return measure
+
+
+__all__ = ["corpus_actions", "model_callable", "run_action_prompts", "run_evaluation", "val_measures"]
