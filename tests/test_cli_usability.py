@@ -107,6 +107,17 @@ def test_demo_checks_every_line_first(tmp_path):
 
 
 # --- with the bundled model ---------------------------------------------------------------------------
+def test_one_owner_of_the_bundled_model_folder_without_torch():
+    code = (
+        "import sys, motiongpt, motiongpt.cli\n"
+        "m = motiongpt.bundled_model()\n"
+        "print(m == motiongpt.cli.DEFAULT_MODEL, (m / 'config.yaml').is_file(), 'torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "True", "False"]
+
+
 @pytest.mark.slow
 @needs_bundled_model
 def test_from_pretrained_finds_the_bundled_model_anywhere_and_is_quiet(tmp_path):

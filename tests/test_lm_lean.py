@@ -209,7 +209,8 @@ def test_generating_imports_neither_transformers_nor_dynamo(tmp_path, tiny_dirs)
 @pytest.mark.slow
 @needs_bundled_model
 def test_bundled_model_lean_is_the_transformers_path():
-    from motiongpt.lm.pipeline import MotionGPT, bundled_model
+    from motiongpt import bundled_model
+    from motiongpt.lm.pipeline import MotionGPT
 
     lean, hf = MotionGPT.from_pretrained(), MotionGPT.from_pretrained(lean=False)
     if not lean.lm.inference_only:  # the first load of this bundle wrote the cache entry

@@ -12,6 +12,9 @@ Names are imported lazily: ``import motiongpt`` stays cheap and does not load to
 
 from __future__ import annotations
 
+from importlib.resources import files
+from pathlib import Path
+
 from motiongpt._lazy import lazy_getattr
 
 __version__ = "0.1.0"
@@ -23,6 +26,11 @@ _EXPORTS = {
 }
 
 
+def bundled_model() -> Path:
+    """The folder of the model shipped inside the installed package (``motiongpt/assets/model``)."""
+    return Path(str(files("motiongpt") / "assets" / "model"))
+
+
 __getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 
@@ -30,4 +38,4 @@ def __dir__() -> list[str]:
     return sorted(list(globals()) + list(_EXPORTS))
 
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["__version__", "bundled_model", *_EXPORTS]

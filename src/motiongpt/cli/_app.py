@@ -11,12 +11,12 @@ import os
 import sys
 import warnings
 from collections.abc import Callable
-from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from motiongpt import bundled_model
 from motiongpt.errors import USER_ERRORS, user_message
 
 app = typer.Typer(
@@ -97,7 +97,7 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug l
         logging.getLogger("httpx").setLevel(logging.WARNING)  # the web UI's own start-up requests
 
 
-DEFAULT_MODEL = Path(str(files("motiongpt") / "assets" / "model"))  # the bundled model, where installed
+DEFAULT_MODEL = bundled_model()  # the model shipped inside the package
 ModelDir = Annotated[
     Path | None,
     typer.Option(

@@ -28,13 +28,13 @@ import os
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
+from motiongpt import bundled_model
 from motiongpt._io import atomic_dir
 from motiongpt.config import YamlConfig, check_choice, check_numbers
 from motiongpt.data.tasks import UNCONDITIONAL_TASK, task_names
@@ -120,11 +120,6 @@ class Reply:
 
 
 # --- the pipeline -------------------------------------------------------------------------------------
-def bundled_model() -> Path:
-    """The folder of the model shipped inside the installed package (``assets/model``)."""
-    return Path(str(files("motiongpt") / "assets" / "model"))
-
-
 @contextlib.contextmanager
 def _quiet_loading() -> Iterator[None]:
     """While a model loads: no transformers weight-loading bar, info lines or deprecation notices,
@@ -196,8 +191,7 @@ class MotionGPT:
         from motiongpt.tokenizer.model import MotionTokenizer
 
         if directory is None or (str(directory) == BUNDLED and not Path(BUNDLED).is_dir()):
-            with as_file(files("motiongpt") / "assets" / "model") as bundled:
-                return cls.from_pretrained(bundled, merge_lora, half_gemv, lean)
+            return cls.from_pretrained(bundled_model(), merge_lora, half_gemv, lean)
         directory = Path(directory)
         if not directory.exists():
             raise CheckpointError(f"model folder {directory} does not exist")
@@ -576,6 +570,7 @@ def _chat_with_length(
         lm.backbone, lm.is_encoder_decoder, batch["input_ids"], batch["attention_mask"], proc,
         max_new_tokens=lm.cfg.max_text_tokens + n + 2, sampling=sampling,
         generator=_generator(seed, lm.device), decoder_start_id=_decoder_start(lm),
+        prefix_embeds=lm.prefix_embeds(batch.get("sentence")),
     )  # fmt: skip
 
 
