@@ -29,15 +29,14 @@ from typing import Any
 
 import torch
 
-from motiongpt.lm.model import IGNORE, Encoded
+from motiongpt.lm.model import IGNORE
 from motiongpt.lm.tasks import Example
 
 log = logging.getLogger(__name__)
 
 
 class LMCollator:
-    """``collate(list[Example]) -> {"input_ids", "attention_mask", "labels"}`` (CPU tensors, ``(B, L)``),
-    and ``"sentence"`` (``(B, E)``, the prompts' sentence embeddings) for a model with a sentence prefix.
+    """``collate(list[Example]) -> {"input_ids", "attention_mask", "labels"}`` (CPU tensors, ``(B, L)``).
 
     Args:
         model: a ``MotionLanguageModel`` (only its tokenizer and text layout are used).
@@ -62,13 +61,11 @@ class LMCollator:
         """One example as unpadded ``{"input_ids", "labels"}``: the model's own :meth:`encode` (chat
         turns, the ids generation reads for the same prompt and history) or :meth:`encode_raw`
         (``kind="lm"``), cut to ``max_length``."""
-        enc = self._encoded(ex)
-        return self._fit(enc.as_dict(), enc.n_prompt)
-
-    def _encoded(self, ex: Example) -> Encoded:
         if ex.kind == "lm":
-            return self.model.encode_raw(ex.prompt, ex.answer)
-        return self.model.encode(ex.prompt, ex.answer, ex.history, check=False)  # long: cut, not an error
+            enc = self.model.encode_raw(ex.prompt, ex.answer)
+        else:  # no length check: a long prompt is cut here instead of failing the run
+            enc = self.model.encode(ex.prompt, ex.answer, ex.history, check=False)
+        return self._fit(enc.as_dict(), enc.n_prompt)
 
     def _fit(self, enc: dict[str, list[int]], n_prompt: int) -> dict[str, list[int]]:
         """Cut an example to ``max_length``: prompt tokens from the left first, then answer tokens."""
@@ -95,11 +92,7 @@ class LMCollator:
     def __call__(self, examples: Sequence[Example]) -> dict[str, torch.Tensor]:
         if not examples:
             raise ValueError("need at least one example")
-        encoded = [self._encoded(ex) for ex in examples]
-        batch = self.pad([self._fit(enc.as_dict(), enc.n_prompt) for enc in encoded])
-        if self.model.cfg.sentence_prefix:
-            batch["sentence"] = self.model.sentence_features([enc.text for enc in encoded])  # (B, E)
-        return batch
+        return self.pad([self.encode(ex) for ex in examples])
 
     def pad(self, encoded: Sequence[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
         """Pad to the longest on the right (``labels`` with -100, ``attention_mask`` 0)."""

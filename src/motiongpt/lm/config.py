@@ -28,9 +28,6 @@ class LMConfig(YamlConfig):
     saved model holds the blocks and those rows (in ``export_dtype``) and re-loads the embeddings from
     ``backbone``. ``keep_layers=N`` keeps only the first N transformer blocks of a decoder-only backbone
     (0 = all): the cost of a step and of a decoded token is roughly proportional to the depth.
-    ``sentence_prefix=k`` (``finetune="blocks"``, decoder-only) puts ``k`` soft tokens before every
-    prompt: the prompt's embedding by the frozen ``sentence_encoder`` through a trained linear layer
-    (``lm/sentence.py``); 0 = none.
     Motion lengths are in tokens (one token = 4 frames = 0.2 s at 20 fps).
     """
 
@@ -45,8 +42,6 @@ class LMConfig(YamlConfig):
     lora_targets: tuple[str, ...] = ()  # () = q/v attention projections of the backbone family
     new_token_noise: float = 0.02  # new rows = mean of old rows + N(0, (noise * std of old rows)^2)
     init_seed: int = 0  # seed of that noise, so a re-built base is identical
-    sentence_prefix: int = 0  # soft prompt tokens from the sentence encoder; 0 = none
-    sentence_encoder: str = "sentence-transformers/all-MiniLM-L6-v2"  # a folder, or this packaged one
     dtype: DType = "float32"
     chat_template: bool = True  # wrap prompts in the tokenizer's chat template when it has one
     max_prompt_tokens: int = 256  # longer prompts are an error, not silently cut
@@ -65,8 +60,8 @@ class LMConfig(YamlConfig):
                     "min_motion_tokens", "max_motion_tokens", "max_long_motion_tokens")  # fmt: skip
         floats = ("lora_dropout", "new_token_noise")
         check_numbers(
-            self, (*positive, "init_seed", "keep_layers", "sentence_prefix"), floats,
-            positive=positive, non_negative=(*floats, "keep_layers", "sentence_prefix"),
+            self, (*positive, "init_seed", "keep_layers"), floats,
+            positive=positive, non_negative=(*floats, "keep_layers"),
         )  # fmt: skip
         if self.lora_dropout >= 1:
             raise ConfigError(f"lora_dropout must be < 1, got {self.lora_dropout}")
@@ -74,8 +69,6 @@ class LMConfig(YamlConfig):
         if not all(isinstance(t, str) and t for t in targets):
             raise ConfigError(f"lora_targets must be module-name strings, got {self.lora_targets!r}")
         object.__setattr__(self, "lora_targets", targets)
-        if self.sentence_prefix and self.finetune != "blocks":
-            raise ConfigError(f"sentence_prefix needs finetune='blocks', got finetune={self.finetune!r}")
         if not self.min_motion_tokens <= self.max_motion_tokens <= self.max_long_motion_tokens:
             raise ConfigError(
                 "need min_motion_tokens <= max_motion_tokens <= max_long_motion_tokens, got "

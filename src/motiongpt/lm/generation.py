@@ -250,7 +250,6 @@ def decode(
     answer_prefix: Sequence[int] = (),
     restrict_logits: bool = True,
     guidance: float = 1.0,
-    prefix_embeds: torch.Tensor | None = None,
 ) -> list[list[int]]:
     """KV-cached decoding of ``input_ids (B, L)`` (left-padded for a causal model).
 
@@ -261,8 +260,6 @@ def decode(
     ``guidance != 1`` is classifier-free guidance: the second half of the rows holds the unconditional
     prompts of the first half; each step picks from ``u + guidance * (c - u)`` of the two halves' logits
     and appends the same token to both (one forward pass of 2B rows per token).
-
-    ``prefix_embeds (B, k, D)``: soft tokens read before the prompt (a causal model's sentence prefix).
     """
     B, device = input_ids.shape[0], input_ids.device
     if guidance != 1.0 and B % 2:
@@ -284,9 +281,7 @@ def decode(
         step_in = seq
     cache, cache_kw = None, _cache_kwarg(backbone)
     only_step = getattr(backbone, "llama_step", None) is not None  # lm/lean.py: no other forward
-    if prefix_embeds is not None:  # read once, before the (left-padded) prompt
-        attention_mask = F.pad(attention_mask, (prefix_embeds.shape[1], 0), value=1)
-    use_step = not is_encoder_decoder and prefix_embeds is None and (only_step or (LEAN_STEP and slice_ok))
+    use_step = not is_encoder_decoder and (only_step or (LEAN_STEP and slice_ok))
     lean = llama_step.for_backbone(backbone) if use_step else None
     lean_state, head = None, backbone.get_output_embeddings()
     n_answer_start = processor.start
@@ -327,11 +322,6 @@ def decode(
                     "position_ids": position_ids,
                     "logits_to_keep": 1,
                 }
-                if prefix_embeds is not None and cache is None:  # the prompt pass: soft tokens first
-                    embeds = backbone.get_input_embeddings()(step_in)  # (B, L + P, D)
-                    kwargs["inputs_embeds"] = torch.cat([prefix_embeds.to(embeds), embeds], 1)
-                    kwargs["position_ids"] = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-                    del kwargs["input_ids"]
             with _output_rows(backbone, rows) if fast else contextlib.nullcontext():
                 out = backbone(**kwargs)
             step_logits = out.logits[:, -1]
@@ -442,7 +432,6 @@ def generate_motion_ids(
         decoder_start_id=_decoder_start(model),
         answer_prefix=[vocab.som_id],
         guidance=float(guidance),
-        prefix_embeds=model.prefix_embeds(batch.get("sentence")),
     )
     out = []
     for row in rows[: len(prompts)]:
@@ -488,7 +477,6 @@ def generate_text(
         sampling=sampling,
         generator=_generator(seed, model.device),
         decoder_start_id=_decoder_start(model),
-        prefix_embeds=model.prefix_embeds(batch.get("sentence")),
     )
 
 

@@ -90,7 +90,7 @@ def load_for_inference(lm_dir: str | os.PathLike, half_gemv: bool = True) -> Mot
     lm_dir = Path(lm_dir)
     try:
         cfg = LMConfig.from_yaml(lm_dir / CONFIG_NAME)
-        cached = cfg.finetune != "full" and not cfg.sentence_prefix  # a full model is one folder already
+        cached = cfg.finetune != "full"  # a full model is one folder already
         entry = cache_root() / "inference" / cache_key(lm_dir, cfg) if cached else None
     except (OSError, ConfigError, CheckpointError):  # from_pretrained says what is wrong
         entry = None
@@ -120,8 +120,6 @@ def load_lean_for_inference(lm_dir: str | os.PathLike) -> MotionLanguageModel | 
     lm_dir = Path(lm_dir)
     try:
         cfg = LMConfig.from_yaml(lm_dir / CONFIG_NAME)
-        if cfg.sentence_prefix:
-            raise ValueError("its sentence prefix runs through transformers")
         folder = lm_dir if cfg.finetune == "full" else cache_root() / "inference" / cache_key(lm_dir, cfg)
         if cfg.finetune != "full" and not (folder / SOURCE_NAME).is_file():
             raise ValueError("the inference cache has no entry for it yet (the first load writes one)")

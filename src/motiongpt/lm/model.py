@@ -69,13 +69,11 @@ class Encoded:
         labels: causal: :data:`IGNORE` on the prompt, then the answer ids; encoder-decoder: the answer
             ids; empty without an answer (inference).
         n_prompt: how many ids of ``input_ids`` are the prompt.
-        text: the prompt as laid out before tokenising (what the sentence prefix encodes).
     """
 
     input_ids: list[int]
     labels: list[int]
     n_prompt: int
-    text: str = ""
 
     def as_dict(self) -> dict[str, list[int]]:
         return {"input_ids": self.input_ids, "labels": self.labels}
@@ -167,23 +165,6 @@ class MotionLanguageModel(nn.Module):
         elif cfg.finetune == "blocks":
             train_blocks(backbone, self.vocab)
         self.backbone = backbone
-        if cfg.sentence_prefix:
-            self._add_sentence_prefix(cfg)
-
-    def _add_sentence_prefix(self, cfg: LMConfig) -> None:
-        """The frozen sentence encoder and the trained layer from its embedding to the soft tokens."""
-        from motiongpt.lm.sentence import SentenceEncoder
-
-        if self.is_encoder_decoder:
-            raise ConfigError("sentence_prefix needs a decoder-only backbone")
-        self.sentence_encoder = SentenceEncoder(cfg.sentence_encoder)
-        width = self.base_model.get_input_embeddings().embedding_dim
-        self.sentence_proj = nn.Linear(self.sentence_encoder.dim, cfg.sentence_prefix * width)
-        generator = torch.Generator().manual_seed(cfg.init_seed)
-        with torch.no_grad():  # soft tokens start at the scale of the token embeddings
-            scale = float(self.base_model.get_input_embeddings().weight.std())
-            self.sentence_proj.weight.normal_(0.0, scale, generator=generator)
-            self.sentence_proj.bias.zero_()
 
     # --- properties -------------------------------------------------------------------------------
     @property
@@ -283,16 +264,15 @@ class MotionLanguageModel(nn.Module):
         """
         if check and (not isinstance(prompt, str) or not prompt.strip()):
             raise InvalidRequestError(f"prompt must be a non-empty string, got {prompt!r}")
-        text = self.format_conversation(history, prompt)
-        p = self.tokenize_prompt(text)
+        p = self.tokenize_prompt(self.format_conversation(history, prompt))
         if check:
             self._check_prompt(prompt, p)
         if answer is None:
-            return Encoded(p, [], len(p), text)
+            return Encoded(p, [], len(p))
         a = self._answer_ids(answer)
         if self.is_encoder_decoder:
-            return Encoded(p, a, len(p), text)
-        return Encoded(p + a, [IGNORE] * len(p) + a, len(p), text)
+            return Encoded(p, a, len(p))
+        return Encoded(p + a, [IGNORE] * len(p) + a, len(p))
 
     def encode_raw(self, text: str, target: str) -> Encoded:
         """Raw language-model data (stage-2 unsupervised examples), no chat layout.
@@ -303,9 +283,9 @@ class MotionLanguageModel(nn.Module):
         a = self._answer_ids(target)
         if self.is_encoder_decoder:
             p = self.tokenizer(text).input_ids
-            return Encoded(p, a, len(p), text)
+            return Encoded(p, a, len(p))
         p = self.tokenizer(text, add_special_tokens=False).input_ids if text else []
-        return Encoded(p + a, [IGNORE] * len(p) + a, len(p), text)
+        return Encoded(p + a, [IGNORE] * len(p) + a, len(p))
 
     def encode_example(self, prompt: str, answer: str) -> dict[str, list[int]]:
         """One training example: ``{"input_ids", "labels"}`` (unpadded lists), ``encode(prompt, answer)``.
@@ -324,40 +304,17 @@ class MotionLanguageModel(nn.Module):
         """
         if isinstance(prompts, str) or not prompts:
             raise InvalidRequestError(f"prompts must be a non-empty list of strings, got {prompts!r}")
-        rows, texts = [], []
+        rows = []
         for p in prompts:
             if not formatted:
-                enc = self.encode(p)
-                rows.append({"input_ids": enc.input_ids})
-                texts.append(enc.text)
+                rows.append({"input_ids": self.encode(p).input_ids})
                 continue
             if not isinstance(p, str) or not p.strip():
                 raise InvalidRequestError(f"prompt must be a non-empty string, got {p!r}")
             ids = self.tokenize_prompt(p)
             self._check_prompt(p, ids)
             rows.append({"input_ids": ids})
-            texts.append(p)
-        batch = self.pad(rows)
-        if self.cfg.sentence_prefix:
-            batch["sentence"] = self.sentence_features(texts).to(self.device)
-        return batch
-
-    # --- the sentence prefix (LMConfig.sentence_prefix) ---------------------------------------------
-    def sentence_features(self, texts: Sequence[str]) -> torch.Tensor:
-        """Laid-out prompts -> their sentence embeddings ``(B, E)`` (CPU), for :meth:`prefix_embeds`."""
-        from motiongpt.lm.sentence import sentence_text
-
-        return self.sentence_encoder.encode([sentence_text(t) for t in texts])
-
-    def prefix_embeds(self, features: torch.Tensor | None) -> torch.Tensor | None:
-        """Sentence features ``(B, E)`` (a batch's ``"sentence"``) -> the soft tokens ``(B, k, D)``;
-        None for a model without a sentence prefix."""
-        if not self.cfg.sentence_prefix:
-            return None
-        if features is None:
-            raise ValueError("this model has a sentence prefix: the batch needs its 'sentence' features")
-        features = features.to(self.sentence_proj.weight)  # (B, E)
-        return self.sentence_proj(features).view(len(features), self.cfg.sentence_prefix, -1)
+        return self.pad(rows)
 
     def pad(self, examples: Sequence[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
         """Pad examples from :meth:`encode_example` / prompts: causal on the left, T5 on the right."""
@@ -396,16 +353,9 @@ class MotionLanguageModel(nn.Module):
         """``input_ids (B, L)``, ``attention_mask (B, L)``, ``labels (B, L')`` -> HF output with ``.loss``."""
         return self.backbone(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **kwargs)
 
-    def loss(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        labels: torch.Tensor,
-        sentence: torch.Tensor | None = None,
-    ) -> LMOutput:
+    def loss(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor) -> LMOutput:
         """The training loss of a batch (``(B, L)`` each; labels -100 where there is no loss): inside a
-        motion over the motion rows only (see the module docstring). ``sentence (B, E)``: the prompts'
-        sentence embeddings, for a model with a sentence prefix."""
+        motion over the motion rows only (see the module docstring)."""
         if self.is_encoder_decoder or self.is_lora:  # full logits from the backbone (peft wraps the head)
             out = self.backbone(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
             logits = out.logits if self.is_encoder_decoder else out.logits[:, :-1]
@@ -414,14 +364,7 @@ class MotionLanguageModel(nn.Module):
             cols = slice(self.vocab.offset, self.vocab.offset + self.vocab.codebook_size + 2)
             return LMOutput(out.loss, logits[inside][:, cols], labels[inside] - self.vocab.offset)
         base = self.base_model
-        prefix = self.prefix_embeds(sentence)
-        if prefix is None:
-            hidden = base.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        else:  # k soft tokens first, without labels
-            embeds = torch.cat([prefix, base.get_input_embeddings()(input_ids)], 1)  # (B, k + L, D)
-            attention_mask = F.pad(attention_mask, (prefix.shape[1], 0), value=1)
-            labels = F.pad(labels, (prefix.shape[1], 0), value=IGNORE)
-            hidden = base.base_model(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
+        hidden = base.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         h, y = hidden[:, :-1], labels[:, 1:]  # position t predicts token t + 1; (B, L-1, D), (B, L-1)
         inside = self._inside_motion(y)
         text = (y != IGNORE) & ~inside
@@ -493,8 +436,6 @@ class MotionLanguageModel(nn.Module):
         rows = slice(self.vocab.id_range.start, self.vocab.id_range.stop)
         state = {n: p for n, p in base.named_parameters() if id(p) not in embeddings}
         state |= {f"{names[id(w)]}.motion_rows": w[rows] for w in embedding_weights(base)}
-        if self.cfg.sentence_prefix:
-            state |= {f"sentence_proj.{n}": p for n, p in self.sentence_proj.named_parameters()}
         return state
 
     def _save_blocks(self, path: Path) -> None:

@@ -570,7 +570,6 @@ def _chat_with_length(
         lm.backbone, lm.is_encoder_decoder, batch["input_ids"], batch["attention_mask"], proc,
         max_new_tokens=lm.cfg.max_text_tokens + n + 2, sampling=sampling,
         generator=_generator(seed, lm.device), decoder_start_id=_decoder_start(lm),
-        prefix_embeds=lm.prefix_embeds(batch.get("sentence")),
     )  # fmt: skip
 
 
