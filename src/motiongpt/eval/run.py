@@ -167,7 +167,7 @@ def val_measures(
     val = HumanML3D(data, "val", max_frames=evaluator.cfg.max_motion_len)
     actions = corpus_actions(data) if classifier else None
     prompt_sets = {"paraphrases": load_prompts(PARAPHRASES),
-                   "independent": load_prompts(INDEPENDENT_PARAPHRASES)}  # fmt: skip
+                   "independent": load_prompts(INDEPENDENT_PARAPHRASES)} if classifier else {}  # fmt: skip
 
     def measure(model: Any, replications: int = 1) -> dict[str, float]:
         result = evaluate_t2m(model_callable("t2m", model), val, evaluator, replications=replications,
@@ -176,7 +176,7 @@ def val_measures(
         row = result.rows[MODEL]
         keep = ("r_precision_top3", "fid", "diversity", "action_accuracy")
         out = {k: round(row[k]["mean"], 4) for k in keep if k in row}
-        for name, prompts in prompt_sets.items() if classifier else ():
+        for name, prompts in prompt_sets.items():
             acc = prompt_action_accuracy(model_callable("t2m", model), prompts, classifier, samples=1)
             out[name] = round(acc["action_accuracy"], 3)
         return out
