@@ -7,6 +7,7 @@ its property holds: ``faster`` / ``slower`` compare the mean joint speed with th
 (ratio > 1.1 / < 0.9), ``action`` / ``same_action`` use the evaluation's action classifier.
 
     python benchmarks/chat_intent.py --action-classifier runs/action [--model DIR] [--seeds 0 1 2]
+        [--guidance G]
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ def mean_speed(joints: np.ndarray) -> float:
     return float(np.linalg.norm(np.diff(joints, axis=0), axis=-1).mean() * 20)
 
 
-def run_case(mg: MotionGPT, case: dict, classifier: ActionClassifier, seed: int, seconds: float) -> dict:
+def run_case(
+    mg: MotionGPT, case: dict, classifier: ActionClassifier, seed: int, seconds: float, guidance: float | None
+) -> dict:
     messages, first = [], None
     if case.get("first"):
         first = mg.generate_motion(case["first"], seconds=seconds, seed=seed)
         messages = [{"role": "user", "content": case["first"]}, {"role": "assistant", "content": first}]
-    reply = mg.chat([*messages, {"role": "user", "content": case["turn"]}], seed=seed)
+    reply = mg.chat([*messages, {"role": "user", "content": case["turn"]}], seed=seed, guidance=guidance)
     kind = "motion" if reply.motion is not None else "text"
     out = {"kind": kind, "text": reply.text[:80], "kind_ok": kind == case["expect"]}
     prop = case.get("property")
@@ -63,6 +66,7 @@ def main() -> None:
     p.add_argument("--cases", type=Path, default=CASES)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--seconds", type=float, default=3.0, help="length of the first motion")
+    p.add_argument("--guidance", type=float, help="guidance of the chat's motions (default: the bundle's)")
     args = p.parse_args()
     mg = MotionGPT.from_pretrained(args.model)
     classifier = ActionClassifier.from_pretrained(args.action_classifier)
@@ -70,11 +74,12 @@ def main() -> None:
     results = []
     for seed in args.seeds:
         for case in cases:
-            results.append({"seed": seed, **case, **run_case(mg, case, classifier, seed, args.seconds)})
+            reply = run_case(mg, case, classifier, seed, args.seconds, args.guidance)
+            results.append({"seed": seed, **case, **reply})
     kind_ok = [r["kind_ok"] for r in results]
     edits = [r.get("property_ok", False) for r in results if r.get("property")]
     print(json.dumps({
-        "model": str(args.model), "cases": len(cases), "seeds": args.seeds,
+        "model": str(args.model), "cases": len(cases), "seeds": args.seeds, "guidance": args.guidance,
         "right_kind": round(float(np.mean(kind_ok)), 3),
         "property_holds": round(float(np.mean(edits)), 3) if edits else None,
         "by_expected_kind": {k: round(float(np.mean([r["kind_ok"] for r in results if r["expect"] == k])), 3)

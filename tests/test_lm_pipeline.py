@@ -75,6 +75,28 @@ def test_caption_predict_inbetween_chat(mg, tmp_path):
         assert m.joints.shape[1:] == (22, 3)
 
 
+def test_chat_motions_are_guided_away_from_the_previous_turn(mg, monkeypatch):
+    """A reply's motion contrasts this turn with the user's previous one (the conversation up to it);
+    a first turn contrasts with the unconditional prompt; guidance 1 is off."""
+    import motiongpt.lm.pipeline as pipeline
+
+    seen = []
+    real = pipeline.generate_text
+    monkeypatch.setattr(pipeline, "generate_text", lambda *a, **kw: seen.append(kw) or real(*a, **kw))
+    walk = mg.generate_motion("walk", seconds=1.6, seed=0)
+    first = [{"role": "user", "content": "a person walks"}]
+    edit = [*first, {"role": "assistant", "content": walk}, {"role": "user", "content": "now slower"}]
+    replies = mg.chat_batch([edit, first], seed=0, seconds=0.8)
+    assert len(replies) == 2 and all(m.n_frames == 16 for r in replies for m in r.motions)
+    assert seen[-1]["guidance"] == mg.cfg.guidance
+    assert seen[-1]["uncond_prompts"] == [
+        mg.lm.format_conversation([], "a person walks"),
+        mg.lm.format_prompt(mg.prompt("t2m_random")),
+    ]
+    mg.chat(edit, seed=0, guidance=3.0)
+    assert seen[-1]["guidance"] == 3.0
+
+
 def test_prompts_come_from_the_instruction_templates(mg):
     from motiongpt.data.instructions import load_instructions
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from motiongpt.data.captions import mirror_caption, mirror_label
 from motiongpt.errors import CheckpointError, InvalidRequestError
-from motiongpt.lm.generation import Sampling, _guided, generate_motion_ids
+from motiongpt.lm.generation import Sampling, _guided, generate_motion_ids, generate_text
 from motiongpt.lm.model import BLOCKS_FILE, MotionLanguageModel
 from motiongpt.lm.tasks import GUIDED_TASKS, Example, TaskSampler, unconditional_prompt
 from motiongpt.lm.train import LengthGrouped
@@ -112,8 +112,41 @@ def test_loss_inside_motions_is_over_motion_rows_only(tiny_dirs, one_thread):
 def test_guided_logits():
     cond, uncond = torch.tensor([[1.0, 2.0, 0.0]]), torch.tensor([[1.0, 0.0, 0.0]])
     both = torch.cat([cond, uncond])
-    assert torch.equal(_guided(both, 1.0, 2), both)
-    assert torch.allclose(_guided(both, 3.0, 1), torch.tensor([[1.0, 6.0, 0.0]]))
+    inside, outside = torch.tensor([True]), torch.tensor([False])
+    assert torch.equal(_guided(both, 1.0, 2, inside.repeat(2)), both)
+    assert torch.allclose(_guided(both, 3.0, 1, inside), torch.tensor([[1.0, 6.0, 0.0]]))
+    assert torch.equal(_guided(both, 3.0, 1, outside), cond)  # a chat reply's text: conditional alone
+
+
+def test_guided_chat_guides_motions_only(tiny_dirs, one_thread):
+    """Guidance changes the motions a chat answer writes, never its text (read from the conditional
+    rows), and each row is guided by its own unconditional prompt."""
+    model = MotionLanguageModel(tiny_lm_config(tiny_dirs["causal"])).eval()
+    rows = model.vocab.id_range
+    with torch.no_grad():
+        torch.manual_seed(0)
+        model.base_model.get_input_embeddings().weight[rows.start : rows.stop] = 0.1 * torch.randn(
+            len(rows), 32
+        )
+    prompts = [model.format_prompt(p) for p in ("walk", "describe a bow")]
+    unconds = [model.format_prompt(p) for p in ("any motion", "run")]
+    greedy = Sampling(do_sample=False)
+
+    def chat(mode, guidance, uncond=unconds, prompts=prompts):
+        return generate_text(model, prompts, greedy, mode=mode, formatted=True, motion_tokens=5,
+                             guidance=guidance, uncond_prompts=uncond)  # fmt: skip
+
+    assert chat("text", 20.0) == chat("text", 1.0)  # text answers: identical under any guidance
+    som = model.vocab.som_id
+    for a, b in zip(chat("chat", 1.0), chat("chat", 20.0), strict=True):  # the same text up to a motion
+        cut = a.index(som) + 1 if som in a else len(a)
+        assert a[:cut] == b[:cut]
+    guided = chat("motion", 20.0)  # mode "motion" writes <som> first, then the guided codes
+    assert all(r[0] == som for r in guided) and guided != chat("motion", 1.0)
+    alone = chat("motion", 20.0, unconds[:1], prompts[:1])
+    assert alone[0] == guided[0]  # its own pair decides, whatever else is in the batch
+    with pytest.raises(ValueError, match="unconditional prompts"):
+        chat("chat", 2.0, unconds[:1])
 
 
 def test_guided_generation(tiny_dirs, one_thread):

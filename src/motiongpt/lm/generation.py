@@ -188,12 +188,13 @@ def _pick(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator |
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 
-def _guided(logits: torch.Tensor, guidance: float, n: int) -> torch.Tensor:
-    """``logits (B, C)`` -> ``(n, C)``: the rows as they are, or guided from the two halves."""
+def _guided(logits: torch.Tensor, guidance: float, n: int, in_motion: torch.Tensor) -> torch.Tensor:
+    """``logits (B, C)`` -> ``(n, C)``: the rows as they are, or guided from the two halves where
+    ``in_motion (n,)`` (inside a motion segment) and conditional elsewhere (a chat reply's text)."""
     if guidance == 1.0:
         return logits
     cond, uncond = logits[:n].float(), logits[n:].float()
-    return uncond + guidance * (cond - uncond)
+    return torch.where(in_motion[:, None], uncond + guidance * (cond - uncond), cond)
 
 
 # --- the decoding loop --------------------------------------------------------------------------------
@@ -258,8 +259,9 @@ def decode(
     the prefix and up to the row's end (``<eom>`` in motion mode, eos in text/chat mode), without pad.
 
     ``guidance != 1`` is classifier-free guidance: the second half of the rows holds the unconditional
-    prompts of the first half; each step picks from ``u + guidance * (c - u)`` of the two halves' logits
-    and appends the same token to both (one forward pass of 2B rows per token).
+    prompts of the first half; each step inside a motion segment picks from ``u + guidance * (c - u)``
+    of the two halves' logits (text from ``c`` alone) and appends the same token to both (one forward
+    pass of 2B rows per token).
     """
     B, device = input_ids.shape[0], input_ids.device
     if guidance != 1.0 and B % 2:
@@ -326,7 +328,7 @@ def decode(
                 out = backbone(**kwargs)
             step_logits = out.logits[:, -1]
             cache = out.cache if cache_kw == "cache" else out.past_key_values
-        logits = _guided(step_logits, guidance, n)  # (n, K + 2) when fast, else (n, V)
+        logits = _guided(step_logits, guidance, n, in_motion[:n])  # (n, K + 2) when fast, else (n, V)
         if fast:
             logits = logits.masked_fill(~processor.motion_slice_mask(state[:n]), float("-inf"))
             nxt = _pick(logits, sampling, generator) + processor.off
@@ -389,6 +391,15 @@ def motion_token_limits(
     return lo, hi
 
 
+def _guidance_copies(guidance: float, uncond: str | Sequence[str] | None) -> int:
+    """How many copies of the batch decoding needs: 1, or 2 with guidance (conditional, unconditional)."""
+    if isinstance(guidance, bool) or not isinstance(guidance, numbers.Real) or not guidance > 0:
+        raise InvalidRequestError(f"guidance must be a number > 0, got {guidance!r}")
+    if guidance != 1.0 and not uncond:
+        raise InvalidRequestError("guidance needs the unconditional prompt the model was trained with")
+    return 1 if guidance == 1.0 else 2
+
+
 @torch.no_grad()
 def generate_motion_ids(
     model: MotionLanguageModel,
@@ -409,12 +420,8 @@ def generate_motion_ids(
     n_tokens = list(n_tokens) if n_tokens is not None else [None] * len(prompts)
     if len(n_tokens) != len(prompts):
         raise InvalidRequestError(f"got {len(prompts)} prompts but {len(n_tokens)} lengths")
-    if isinstance(guidance, bool) or not isinstance(guidance, numbers.Real) or not guidance > 0:
-        raise InvalidRequestError(f"guidance must be a number > 0, got {guidance!r}")
-    if guidance != 1.0 and not uncond_prompt:
-        raise InvalidRequestError("guidance needs the unconditional prompt the model was trained with")
+    copies = _guidance_copies(guidance, uncond_prompt)
     lo, hi = motion_token_limits(model, n_tokens, allow_long)
-    copies = 1 if guidance == 1.0 else 2
     rows_in = list(prompts) + ([uncond_prompt] * len(prompts) if copies == 2 else [])
     batch = model.encode_prompts(rows_in)
     vocab, tok = model.vocab, model.tokenizer
@@ -450,24 +457,29 @@ def generate_text(
     max_new_tokens: int | None = None,
     mode: Mode = "text",
     formatted: bool = False,
+    motion_tokens: int | None = None,
+    guidance: float = 1.0,
+    uncond_prompts: Sequence[str] | None = None,
 ) -> list[list[int]]:
     """Prompts -> answer ids per row (``mode="text"``: no motion tokens; ``"chat"``: motions allowed).
 
-    ``formatted=True``: prompts are already laid out (``model.format_conversation``).
+    ``formatted=True``: prompts (and ``uncond_prompts``) are already laid out
+    (``model.format_conversation``). ``motion_tokens``: every motion an answer writes has exactly that
+    many codes (None: the config's range). ``guidance != 1`` guides those motions away from what
+    ``uncond_prompts`` (one per prompt) would give (see :func:`decode`); the answers' text is the
+    conditional rows' alone.
     """
-    batch = model.encode_prompts(prompts, formatted=formatted)
+    copies = _guidance_copies(guidance, uncond_prompts)
+    if copies == 2 and len(uncond_prompts) != len(prompts):
+        raise ValueError(f"got {len(prompts)} prompts but {len(uncond_prompts)} unconditional prompts")
+    rows_in = list(prompts) + (list(uncond_prompts) if copies == 2 else [])
+    batch = model.encode_prompts(rows_in, formatted=formatted)
     tok, cfg = model.tokenizer, model.cfg
-    proc = MotionLogitsProcessor(
-        model.vocab,
-        0,
-        [cfg.min_motion_tokens] * len(prompts),
-        [cfg.max_motion_tokens] * len(prompts),
-        mode,
-        tok.pad_token_id,
-        tok.eos_token_id,
-    )
-    n = max_new_tokens or (cfg.max_text_tokens + (cfg.max_motion_tokens + 2 if mode == "chat" else 0))
-    return decode(
+    lo, hi = (cfg.min_motion_tokens, cfg.max_motion_tokens) if motion_tokens is None else (motion_tokens,) * 2
+    proc = MotionLogitsProcessor(model.vocab, 0, [lo] * len(rows_in), [hi] * len(rows_in), mode,
+                                 tok.pad_token_id, tok.eos_token_id)  # fmt: skip
+    n = max_new_tokens or (cfg.max_text_tokens + (hi + 2 if mode == "chat" else 0))
+    rows = decode(
         model.backbone,
         model.is_encoder_decoder,
         batch["input_ids"],
@@ -477,7 +489,9 @@ def generate_text(
         sampling=sampling,
         generator=_generator(seed, model.device),
         decoder_start_id=_decoder_start(model),
+        guidance=float(guidance),
     )
+    return rows[: len(prompts)]
 
 
 def _decoder_start(model: MotionLanguageModel) -> int:

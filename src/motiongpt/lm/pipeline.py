@@ -70,9 +70,10 @@ TASKS = task_names(prompted=True)
 class PipelineConfig(YamlConfig):
     """How the bundle prompts and samples (the models carry their own configs).
 
-    ``guidance`` is the classifier-free guidance scale of text -> motion (1 = off; needs an LM trained
-    with ``uncond_rate`` > 0): each token is drawn from ``u + guidance * (c - u)``, ``c`` and ``u`` the
-    logits given the prompt and given the unconditional prompt.
+    ``guidance`` is the classifier-free guidance scale of the motions the model writes (1 = off; needs
+    an LM trained with ``uncond_rate`` > 0): each token is drawn from ``u + guidance * (c - u)``, ``c``
+    and ``u`` the logits given the prompt and given the unconditional prompt (text -> motion) or the
+    conversation up to the user's previous turn (a chat reply; :meth:`MotionGPT.chat`).
     """
 
     prompt_style: PromptStyle = "instruct"
@@ -463,40 +464,46 @@ class MotionGPT:
         return self.decode(tokens)
 
     def chat(
-        self, messages: Sequence[dict[str, Any]], seed: int | None = None, seconds: float | None = None
+        self,
+        messages: Sequence[dict[str, Any]],
+        seed: int | None = None,
+        seconds: float | None = None,
+        guidance: float | None = None,
     ) -> Reply:
         """A conversation ``[{"role": "user"|"assistant", "content": str | Motion | [str | Motion, ...]}]``
         ending with a user turn -> the assistant's :class:`Reply` (text and any motions it wrote).
         ``seconds`` (up to ``MAX_SECONDS``) fixes the length of a motion the reply writes; None: the model
-        chooses.
+        chooses. A motion the reply writes is sampled with the bundle's classifier-free guidance
+        (``guidance`` overrides its scale), contrasting this turn with the user's previous one.
         Several conversations: :meth:`chat_batch`."""
         if isinstance(messages, list | tuple) and messages:
             one_input(messages[0], "conversation (a list of messages)", "chat")
-        return self.chat_batch([messages], seed, seconds)[0]
+        return self.chat_batch([messages], seed, seconds, guidance)[0]
 
     def chat_batch(
         self,
         conversations: Sequence[Sequence[dict[str, Any]]],
         seed: int | None = None,
         seconds: float | None = None,
+        guidance: float | None = None,
     ) -> list[Reply]:
         """One reply per conversation (one batched run), as :meth:`chat`."""
         n = self._tokens_for(seconds)
         if n is not None:
             motion_token_limits(self.lm, [n], frames_per_token=self.frames_per_token)
         convs = [list(c) for c in as_batch(conversations, "conversations")]
-        texts = [self._conversation(c) for c in convs]
+        turns = [self._turns(c) for c in convs]
+        texts = [self._layout(t) for t in turns]
         for text, conv in zip(texts, convs, strict=True):
             last = conv[-1]["content"]
             parts = last if isinstance(last, list | tuple) else [last]
             words = " ".join(p for p in parts if isinstance(p, str))
             self._check_fits(text, words.strip(), "the message" if len(conv) == 1 else "the conversation")
-        if n is None:
-            rows = generate_text(
-                self.lm, texts, sampling=self.cfg.sampling, seed=seed, mode="chat", formatted=True
-            )
-        else:
-            rows = _chat_with_length(self.lm, texts, n, self.cfg.sampling, seed)
+        rows = generate_text(
+            self.lm, texts, sampling=self.cfg.sampling, seed=seed, mode="chat", formatted=True,
+            motion_tokens=n, guidance=self.cfg.guidance if guidance is None else guidance,
+            uncond_prompts=[self._unconditional(t) for t in turns],
+        )  # fmt: skip
         replies = []
         for row in rows:
             motions = tuple(self.decode(seg) for seg in self.vocab.parse(row) if len(seg))
@@ -533,7 +540,9 @@ class MotionGPT:
                 out.append(self.vocab.motion_to_text(self.encode(part)))
         return " ".join(p.strip() for p in out if p.strip())
 
-    def _conversation(self, messages: list[dict[str, Any]]) -> str:
+    def _turns(self, messages: list[dict[str, Any]]) -> list[str]:
+        """A conversation's turns as texts (motions as motion tokens), checked to alternate user /
+        assistant, starting and ending with a user turn that is not empty."""
         if not messages:
             raise InvalidRequestError("messages is empty")
         turns = []
@@ -548,29 +557,24 @@ class MotionGPT:
             raise InvalidRequestError("messages must alternate user/assistant, starting and ending with user")
         if not turns[-1][1]:
             raise InvalidRequestError("the last user message is empty")
-        history = [(turns[i][1], turns[i + 1][1]) for i in range(0, len(turns) - 1, 2)]
-        return self.lm.format_conversation(history, turns[-1][1])
+        return [t for _, t in turns]
+
+    def _layout(self, turns: list[str]) -> str:
+        """Checked turns (:meth:`_turns`) -> the text the LM reads before its answer."""
+        history = [(turns[i], turns[i + 1]) for i in range(0, len(turns) - 1, 2)]
+        return self.lm.format_conversation(history, turns[-1])
+
+    def _unconditional(self, turns: list[str]) -> str:
+        """What a chat reply's motion is guided away from: the answer to the user's previous turn (the
+        conversation up to there), so that the motion follows what this turn asks anew ("now the other
+        hand", "slower", a new request); the unconditional prompt for a first turn."""
+        if len(turns) >= 3:
+            return self._layout(turns[:-2])
+        return self.lm.format_prompt(self.prompt(UNCONDITIONAL_TASK))
 
     def _text(self, row: list[int]) -> str:
         keep = [t for t in row if t not in self.vocab.id_range]
         return self.lm.tokenizer.decode(keep, skip_special_tokens=True).strip()
-
-
-def _chat_with_length(
-    lm: MotionLanguageModel, texts: list[str], n: int, sampling: Sampling, seed: int | None
-) -> list[list[int]]:
-    """``generate_text(mode="chat")`` with every motion of the answers exactly ``n`` tokens long."""
-    from motiongpt.lm.generation import MotionLogitsProcessor, _decoder_start, _generator, decode
-
-    batch = lm.encode_prompts(texts, formatted=True)
-    tok = lm.tokenizer
-    proc = MotionLogitsProcessor(lm.vocab, 0, [n] * len(texts), [n] * len(texts), "chat",
-                                 tok.pad_token_id, tok.eos_token_id)  # fmt: skip
-    return decode(
-        lm.backbone, lm.is_encoder_decoder, batch["input_ids"], batch["attention_mask"], proc,
-        max_new_tokens=lm.cfg.max_text_tokens + n + 2, sampling=sampling,
-        generator=_generator(seed, lm.device), decoder_start_id=_decoder_start(lm),
-    )  # fmt: skip
 
 
 def _device(module: torch.nn.Module) -> torch.device:
