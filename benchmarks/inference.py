@@ -3,7 +3,8 @@
 Models, each measured in its own subprocess (so peak RSS is its own), in one run:
 
 - ``bundled``: the bundled default model as ``MotionGPT.from_pretrained`` loads it, sampled as its
-  ``config.yaml`` says (classifier-free guidance included: two rows per motion asked for);
+  ``config.yaml`` says (classifier-free guidance included: two rows per sample; ``candidates``
+  samples per motion asked for, and the pass that reads them to choose one);
 - ``t5-base``: a MotionGPT-shaped model: flan-t5-base-shaped T5 (d_model 768, 12 + 12 layers, gated-GELU
   d_ff 2048) with random weights and the same text tokenizer (SmolLM2's, so its vocabulary is 49,152 + 515
   rows), with the paper-sized motion tokenizer (``configs/tokenizer/base.yaml``, random weights); no
@@ -135,7 +136,8 @@ def _one(kind: str, runs: int, runs16: int) -> dict:
         lm = [0.0]
         with _timed_decoding(lm):
             cpu, wall = time.process_time(), time.perf_counter()
-            out = mg.generate_motion(text, seconds=SECONDS, seed=seed)
+            call = mg.generate_motion_batch if isinstance(text, list) else mg.generate_motion
+            out = call(text, seconds=SECONDS, seed=seed)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         motions = out if isinstance(out, list) else [out]
         assert all(m.n_frames == n_tokens * 4 for m in motions)
@@ -172,6 +174,7 @@ def _one(kind: str, runs: int, runs16: int) -> dict:
     return {
         "model": kind,
         "guidance": mg.cfg.guidance,
+        "candidates": mg.cfg.candidates,
         "lm_params_M": round(params / 1e6, 1),
         "prompt_tokens": int(mg.lm.encode_prompts([prompt])["input_ids"].shape[1]),
         "motion_tokens": n_tokens,

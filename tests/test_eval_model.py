@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -40,3 +42,15 @@ def test_cli_with_model(bundle, tiny_corpus, tmp_path):
                "--model", str(bundle), "--quick", "--replications", "1")  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert "Model" in res.stderr and '"multimodality"' in res.stdout
+    notes = json.loads(res.stdout)["notes"]  # how the model sampled, for comparing with published numbers
+    assert any("guidance 1, temperature" in n and "1 candidate(s) per text" in n for n in notes), notes
+
+
+def test_sampling_note_names_the_reranking():
+    from motiongpt.eval.run import sampling_note
+    from motiongpt.lm.pipeline import PipelineConfig
+
+    one = sampling_note(PipelineConfig(guidance=2.0, temperature=0.45))
+    assert "guidance 2, temperature 0.45" in one and "reading" not in one
+    four = sampling_note(PipelineConfig(candidates=4))
+    assert "4 candidate(s)" in four and "own motion -> text reading" in four and "candidates: 1" in four

@@ -110,6 +110,19 @@ def test_logits_match_the_transformers_forward(pair):
     assert torch.allclose(steps["lean"], want, atol=5e-3 * scale)  # float16 rounding of the weights
 
 
+def test_answer_logprobs_of_the_step_match_the_transformers_forward(pair, monkeypatch):
+    """lm/scoring.py reads the lean model through LlamaStep.hidden_states, a transformers model through
+    its forward: the same log-probabilities within the float16 rounding of the weights."""
+    from motiongpt.lm import scoring
+
+    lean, hf = pair
+    prompts, answers = ["describe <som><motion_id_2><motion_id_7><eom>", "jump"], ["a person walks", "hi"]
+    stepped = scoring.answer_logprobs(lean, prompts, answers)
+    monkeypatch.setattr(llama_step, "for_backbone", lambda backbone: None)  # the forward, not the step
+    forward = scoring.answer_logprobs(hf, prompts, answers)
+    assert stepped.shape == (2,) and torch.allclose(stepped, forward, rtol=1e-2, atol=1e-2)
+
+
 def test_identical_generated_tokens(pair):
     lean, hf = pair
     prompts = ["a person walks", "jump", "a man runs in a circle"]

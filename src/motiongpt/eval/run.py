@@ -6,6 +6,7 @@ protocol in :mod:`motiongpt.eval.protocol` takes, and runs it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,8 @@ def run_evaluation(
     reps = replications if replications is not None else (QUICK["replications"] if quick else 20)
     dataset = HumanML3D(data, split, max_frames=ev.cfg.max_motion_len)
     train = HumanML3D(data, "train", max_frames=ev.cfg.max_motion_len) if split != "train" else dataset
-    fn = model_callable(task, model, seed) if model is not None else None
+    pipeline = _load_model(model) if model is not None else None
+    fn = model_callable(task, pipeline, seed) if pipeline is not None else None
     settings = EvalSettings(
         replications=reps, seed=seed, progress=progress, model_name=str(model) if model else None,
         data_root=data, evaluator_path=evaluator, split=split, quick=quick,
@@ -119,12 +121,32 @@ def run_evaluation(
         if action_classifier is not None:
             actions = {"action_classifier": ActionClassifier.from_pretrained(action_classifier),
                        "actions": corpus_actions(data)}  # fmt: skip
-        return evaluate_t2m(fn, dataset, ev, train, settings=settings, **mm, **actions)
+        result = evaluate_t2m(fn, dataset, ev, train, settings=settings, **mm, **actions)
+        if pipeline is None:
+            return result
+        return dataclasses.replace(result, notes=[*result.notes, sampling_note(pipeline.cfg)])
     if task == "m2t":
         return evaluate_m2t(fn, dataset, ev, train, settings=settings, meteor=False if quick else None)
     if task == "pred":
         return evaluate_pred(fn, dataset, ev, train, settings=settings)
     return evaluate_inbetween(fn, dataset, ev, train, settings=settings)
+
+
+def _load_model(model: str | Path) -> Any:
+    from motiongpt.lm.pipeline import MotionGPT
+
+    return MotionGPT.from_pretrained(model)
+
+
+def sampling_note(cfg: Any) -> str:
+    """How a bundle's text -> motion was sampled (its ``PipelineConfig``), for a result's notes."""
+    note = (f"Text -> motion sampled as the bundle's config.yaml says: guidance {cfg.guidance:g}, "
+            f"temperature {cfg.temperature:g}, top-k {cfg.top_k}, top-p {cfg.top_p:g}, "
+            f"{cfg.candidates} candidate(s) per text")  # fmt: skip
+    if cfg.candidates > 1:
+        note += (", keeping the one the model's own motion -> text reading finds likeliest to be described "
+                 "by the text (MotionGPT's published numbers sample once: candidates: 1)")  # fmt: skip
+    return note
 
 
 def corpus_actions(data: str | Path) -> dict[str, str]:

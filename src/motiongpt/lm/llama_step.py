@@ -264,10 +264,35 @@ class LlamaStep:
         """The prompt pass: left-padded ``ids (U, L)`` and ``attention_mask (U, L)`` -> the state for
         ``new_tokens`` more steps and the last position's final hidden state ``(B, D)``. ``rows (B,)``:
         which prompt row each decoded row starts from (identical prompts run once); None: ``B = U``."""
-        U, L = ids.shape
-        total, device = L + new_tokens, ids.device
-        positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)  # (U, L), as decode passes them
+        L, device = ids.shape[1], ids.device
+        total = L + new_tokens
         cos_t, sin_t = (c[0] for c in self.rotary(torch.arange(total + 1, device=device)[None]))  # (P, hd)
+        x, keys, values = self._pass(ids, attention_mask, total, cos_t, sin_t)
+        last = _rms(x[:, -1], self.norm, self.eps)  # (U, D)
+        if rows is not None:  # (B, ...) from (U, ...)
+            keys, values = [k[rows] for k in keys], [v[rows] for v in values]
+            attention_mask, last = attention_mask[rows], last[rows]
+        mask = torch.full((last.shape[0], total), float("-inf"), device=device)
+        mask[:, :L].masked_fill_(attention_mask.bool(), 0.0)
+        return StepState(keys, values, mask, attention_mask.sum(1), L, cos_t, sin_t), last
+
+    @torch.no_grad()
+    def hidden_states(self, ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Left-padded ``ids (B, L)`` and ``attention_mask (B, L)`` -> the final hidden state at every
+        position ``(B, L, D)`` (to score whole sequences; no cache is kept)."""
+        L = ids.shape[1]
+        cos_t, sin_t = (c[0] for c in self.rotary(torch.arange(L + 1, device=ids.device)[None]))
+        return _rms(self._pass(ids, attention_mask, L, cos_t, sin_t)[0], self.norm, self.eps)
+
+    def _pass(
+        self, ids: torch.Tensor, attention_mask: torch.Tensor, total: int, cos_t: torch.Tensor,
+        sin_t: torch.Tensor,
+    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:  # fmt: skip
+        """Every block over a left-padded prompt ``ids (U, L)``: the last block's output ``(U, L, D)``
+        (before the final norm) and the key/value caches, made for ``total`` slots."""
+        U, L = ids.shape
+        device = ids.device
+        positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)  # (U, L), as decode passes them
         cos, sin = cos_t[positions][:, None], sin_t[positions][:, None]  # (U, 1, L, hd)
         causal = torch.ones(L, L, dtype=torch.bool, device=device).tril()
         allowed = (causal & attention_mask.bool()[:, None, :]) | torch.eye(L, dtype=torch.bool, device=device)
@@ -276,13 +301,7 @@ class LlamaStep:
         x = self.embed[ids].float()  # (U, L, D)
         for blk, K, V in zip(self.blocks, keys, values, strict=True):
             x = self._block(blk, x, K, V, 0, cos, sin, add)
-        last = _rms(x[:, -1], self.norm, self.eps)  # (U, D)
-        if rows is not None:  # (B, ...) from (U, ...)
-            keys, values = [k[rows] for k in keys], [v[rows] for v in values]
-            attention_mask, last = attention_mask[rows], last[rows]
-        mask = torch.full((last.shape[0], total), float("-inf"), device=device)
-        mask[:, :L].masked_fill_(attention_mask.bool(), 0.0)
-        return StepState(keys, values, mask, attention_mask.sum(1), L, cos_t, sin_t), last
+        return x, keys, values
 
     @torch.no_grad()
     def step(self, state: StepState, ids: torch.Tensor) -> torch.Tensor:

@@ -50,6 +50,7 @@ from motiongpt.lm.generation import (
 from motiongpt.lm.inference_cache import load_for_inference, load_lean_for_inference
 from motiongpt.lm.inputs import as_batch, check_characters, check_text, one_input, per_item
 from motiongpt.lm.model import MotionLanguageModel
+from motiongpt.lm.scoring import best_by_caption
 from motiongpt.lm.tasks import inbetween_gap, inbetween_text, seconds_text
 from motiongpt.lm.timeline import MAX_SEGMENT_SECONDS, check_timeline, plan_seams
 from motiongpt.motion.motion import Motion  # re-exported: ``from motiongpt.lm.pipeline import Motion``
@@ -60,6 +61,7 @@ log = logging.getLogger(__name__)
 
 CONFIG_NAME = "config.yaml"
 BUNDLED = "default"  # the name of the model shipped inside the package (``from_pretrained()``)
+MAX_CANDIDATES = 32  # text -> motion samples to choose from, at most
 PromptStyle = Literal["canonical", "instruct"]
 
 #: The tasks :meth:`MotionGPT.prompt` asks for (the registry's prompted tasks, motiongpt.data.tasks).
@@ -74,6 +76,10 @@ class PipelineConfig(YamlConfig):
     an LM trained with ``uncond_rate`` > 0): each token is drawn from ``u + guidance * (c - u)``, ``c``
     and ``u`` the logits given the prompt and given the unconditional prompt (text -> motion) or the
     conversation up to the user's previous turn (a chat reply; :meth:`MotionGPT.chat`).
+
+    ``candidates``: text -> motion samples this many motions per text and keeps the one the model's own
+    motion -> text reading finds most likely to be described by the text (:mod:`motiongpt.lm.scoring`);
+    1 keeps the first sample.
     """
 
     prompt_style: PromptStyle = "instruct"
@@ -81,10 +87,13 @@ class PipelineConfig(YamlConfig):
     top_k: int = 50
     top_p: float = 1.0
     guidance: float = 1.0
+    candidates: int = 1
 
     def __post_init__(self) -> None:
         check_choice("prompt_style", self.prompt_style, PromptStyle)
-        check_numbers(self, floats=("guidance",), positive=("guidance",))
+        check_numbers(self, ints=("candidates",), floats=("guidance",), positive=("guidance", "candidates"))
+        if self.candidates > MAX_CANDIDATES:
+            raise ConfigError(f"candidates must be at most {MAX_CANDIDATES}, got {self.candidates}")
         try:
             Sampling(temperature=float(self.temperature), top_k=int(self.top_k), top_p=float(self.top_p))
         except (InvalidRequestError, TypeError, ValueError) as e:
@@ -301,17 +310,19 @@ class MotionGPT:
         top_k: int | None = None,
         top_p: float | None = None,
         guidance: float | None = None,
+        candidates: int | None = None,
     ) -> Motion:
         """Text -> motion. ``seconds`` gives exactly ``round(seconds * FPS / frames_per_token)`` tokens; over
         ``MAX_SECONDS`` (``MAX_FRAMES`` frames, the training maximum; motion.skeleton) needs
         ``allow_long=True``. ``seed`` makes sampling repeatable. ``guidance`` overrides the bundle's
-        classifier-free guidance scale (1 = off).
+        classifier-free guidance scale (1 = off), ``candidates`` its number of samples to choose from
+        (1 = the first; see :class:`PipelineConfig`).
         Several texts: :meth:`generate_motion_batch`.
         """
         one_input(text, "text", "generate_motion")
         one_input(seconds, "length (seconds)", "generate_motion")
         return self.generate_motion_batch([text], seconds, seed, allow_long, temperature, top_k, top_p,
-                                          guidance)[0]  # fmt: skip
+                                          guidance, candidates)[0]  # fmt: skip
 
     def generate_motion_batch(
         self,
@@ -323,26 +334,35 @@ class MotionGPT:
         top_k: int | None = None,
         top_p: float | None = None,
         guidance: float | None = None,
+        candidates: int | None = None,
     ) -> list[Motion]:
         """Texts -> one motion each, in one batched decoding run; ``seconds`` is one length for all or
         one per text. Otherwise as :meth:`generate_motion`."""
         texts = as_batch(texts, "text")
         for t in texts:
             check_text(t)
+        texts = [t.strip() for t in texts]
+        k = self.cfg.candidates if candidates is None else candidates
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_CANDIDATES:
+            raise InvalidRequestError(f"candidates must be an integer from 1 to {MAX_CANDIDATES}, got {k!r}")
         n_tokens = [self._tokens_for(s) for s in per_item(seconds, len(texts), "seconds")]
         motion_token_limits(self.lm, n_tokens, allow_long, self.frames_per_token)  # fail before encoding
         prompts = [
-            self.prompt("t2m", Caption=t.strip()) if n is None
-            else self.prompt("t2m_seconds", Caption=t.strip(), Second=self._seconds_text(n))
+            self.prompt("t2m", Caption=t) if n is None
+            else self.prompt("t2m_seconds", Caption=t, Second=self._seconds_text(n))
             for t, n in zip(texts, n_tokens, strict=True)
         ]  # fmt: skip
         for p, t in zip(prompts, texts, strict=True):
-            self._check_fits(self.lm.format_prompt(p), t.strip(), "text")
+            self._check_fits(self.lm.format_prompt(p), t, "text")
         ids = generate_motion_ids(
-            self.lm, prompts, n_tokens, self._sampling(temperature, top_k, top_p), seed, allow_long,
+            self.lm, [p for p in prompts for _ in range(k)], [n for n in n_tokens for _ in range(k)],
+            self._sampling(temperature, top_k, top_p), seed, allow_long,
             guidance=self.cfg.guidance if guidance is None else guidance,
             uncond_prompt=self.prompt(UNCONDITIONAL_TASK),
         )  # fmt: skip
+        if k > 1:
+            readings = [self.prompt("m2t", Motion=self.vocab.motion_to_text(i.numpy())) for i in ids]
+            ids = [ids[i] for i in best_by_caption(self.lm, readings, texts, k)]
         return [self.decode(i) for i in ids]
 
     def caption(self, motion: Any) -> str:

@@ -32,7 +32,8 @@ from motiongpt.errors import ConfigError
 log = logging.getLogger(__name__)
 
 PROGRESS_NAME = "recipe.json"  # {"finished": {part folder: global step}}
-BUNDLE_SETTINGS = ("guidance", "temperature", "top_k", "top_p")  # PipelineConfig fields a recipe may set
+#: PipelineConfig fields a recipe may set
+BUNDLE_SETTINGS = ("guidance", "temperature", "top_k", "top_p", "candidates")
 
 
 @dataclass(frozen=True)
