@@ -87,6 +87,16 @@ def test_candidates_rerank_text_to_motion(mg, monkeypatch):
     assert [m.tokens.tolist() for m in one] == [i.tolist() for i in drawn[-1]]
 
 
+def test_motions_longer_than_the_model_reads_are_sampled_once(mg, monkeypatch):
+    """Over ``max_motion_tokens`` (``allow_long``) the m2t reading does not apply: one sample, no error."""
+    drawn = []
+    real_ids = pipeline.generate_motion_ids
+    monkeypatch.setattr(pipeline, "generate_motion_ids", lambda *a, **kw: _kept(drawn, real_ids(*a, **kw)))
+    long = mg.lm.cfg.max_long_motion_tokens * mg.frames_per_token / 20  # seconds
+    (motion,) = mg.generate_motion_batch(["walk"], seconds=long, seed=0, allow_long=True, candidates=3)
+    assert len(drawn[-1]) == 1 and len(motion.tokens) == mg.lm.cfg.max_long_motion_tokens
+
+
 @pytest.mark.parametrize("bad", [0, -1, 33, 2.0, True, "4"])
 def test_bad_candidates_are_clear_errors(mg, bad):
     with pytest.raises(InvalidRequestError, match="candidates must be an integer from 1 to 32"):

@@ -79,7 +79,8 @@ class PipelineConfig(YamlConfig):
 
     ``candidates``: text -> motion samples this many motions per text and keeps the one the model's own
     motion -> text reading finds most likely to be described by the text (:mod:`motiongpt.lm.scoring`);
-    1 keeps the first sample.
+    1 keeps the first sample, as does a batch asking for a motion longer than the model reads
+    (``allow_long``).
     """
 
     prompt_style: PromptStyle = "instruct"
@@ -347,6 +348,8 @@ class MotionGPT:
             raise InvalidRequestError(f"candidates must be an integer from 1 to {MAX_CANDIDATES}, got {k!r}")
         n_tokens = [self._tokens_for(s) for s in per_item(seconds, len(texts), "seconds")]
         motion_token_limits(self.lm, n_tokens, allow_long, self.frames_per_token)  # fail before encoding
+        if any(n is not None and n > self.lm.cfg.max_motion_tokens for n in n_tokens):
+            k = 1  # a motion longer than the model reads (trains on): nothing to choose by
         prompts = [
             self.prompt("t2m", Caption=t) if n is None
             else self.prompt("t2m_seconds", Caption=t, Second=self._seconds_text(n))
