@@ -109,7 +109,11 @@ def run_evaluation(
     reps = replications if replications is not None else (QUICK["replications"] if quick else 20)
     dataset = HumanML3D(data, split, max_frames=ev.cfg.max_motion_len)
     train = HumanML3D(data, "train", max_frames=ev.cfg.max_motion_len) if split != "train" else dataset
-    pipeline = _load_model(model) if model is not None else None
+    pipeline = None
+    if model is not None:  # the LM stack is imported only for a model
+        from motiongpt.lm.pipeline import MotionGPT
+
+        pipeline = MotionGPT.from_pretrained(model)
     fn = model_callable(task, pipeline, seed) if pipeline is not None else None
     settings = EvalSettings(
         replications=reps, seed=seed, progress=progress, model_name=str(model) if model else None,
@@ -130,12 +134,6 @@ def run_evaluation(
     if task == "pred":
         return evaluate_pred(fn, dataset, ev, train, settings=settings)
     return evaluate_inbetween(fn, dataset, ev, train, settings=settings)
-
-
-def _load_model(model: str | Path) -> Any:
-    from motiongpt.lm.pipeline import MotionGPT
-
-    return MotionGPT.from_pretrained(model)
 
 
 def sampling_note(cfg: Any) -> str:

@@ -92,11 +92,10 @@ class PipelineConfig(YamlConfig):
 
     def __post_init__(self) -> None:
         check_choice("prompt_style", self.prompt_style, PromptStyle)
-        check_numbers(self, ints=("candidates",), floats=("guidance",), positive=("guidance", "candidates"))
-        if self.candidates > MAX_CANDIDATES:
-            raise ConfigError(f"candidates must be at most {MAX_CANDIDATES}, got {self.candidates}")
+        check_numbers(self, floats=("guidance",), positive=("guidance",))
         try:
             Sampling(temperature=float(self.temperature), top_k=int(self.top_k), top_p=float(self.top_p))
+            check_candidates(self.candidates)
         except (InvalidRequestError, TypeError, ValueError) as e:
             raise ConfigError(str(e)) from None
 
@@ -343,9 +342,7 @@ class MotionGPT:
         for t in texts:
             check_text(t)
         texts = [t.strip() for t in texts]
-        k = self.cfg.candidates if candidates is None else candidates
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_CANDIDATES:
-            raise InvalidRequestError(f"candidates must be an integer from 1 to {MAX_CANDIDATES}, got {k!r}")
+        k = check_candidates(self.cfg.candidates if candidates is None else candidates)
         n_tokens = [self._tokens_for(s) for s in per_item(seconds, len(texts), "seconds")]
         motion_token_limits(self.lm, n_tokens, allow_long, self.frames_per_token)  # fail before encoding
         if any(n is not None and n > self.lm.cfg.max_motion_tokens for n in n_tokens):
@@ -598,6 +595,13 @@ class MotionGPT:
     def _text(self, row: list[int]) -> str:
         keep = [t for t in row if t not in self.vocab.id_range]
         return self.lm.tokenizer.decode(keep, skip_special_tokens=True).strip()
+
+
+def check_candidates(k: Any) -> int:
+    """``k`` when it is a number of text -> motion samples to choose from, else InvalidRequestError."""
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_CANDIDATES:
+        raise InvalidRequestError(f"candidates must be an integer from 1 to {MAX_CANDIDATES}, got {k!r}")
+    return k
 
 
 def _device(module: torch.nn.Module) -> torch.device:

@@ -35,12 +35,13 @@ def answer_logprobs(
     step = None if model.is_encoder_decoder else llama_step.for_backbone(backbone)
     if model.is_encoder_decoder:
         out = backbone(input_ids=ids, attention_mask=mask, labels=labels).logits  # (B, La, V)
-    elif step is not None:  # position t predicts token t + 1
-        out, labels = step.hidden_states(ids, mask)[:, :-1], labels[:, 1:]  # (B, L - 1, D)
-    else:
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = backbone(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, :-1]
+    else:  # position t predicts token t + 1
         labels = labels[:, 1:]
+        if step is not None:
+            out = step.hidden_states(ids, mask)[:, :-1]  # (B, L - 1, D)
+        else:
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            out = backbone(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, :-1]
     scored = labels != IGNORE  # (B, La): the answer's tokens
     logits = out[scored]  # (S, V), or (S, D) hidden states: the output layer only where it is read
     if step is not None:
